@@ -1,0 +1,537 @@
+"""The ``theodoi`` command line: the edge where configuration and the wall clock are read.
+
+Every command takes ``--config FILE`` (or ``THEODOI_CONFIG``); environment variables
+``THEODOI_<SECTION>__<KEY>`` override the file. Bad input prints one clear line naming
+the field and exits with status 2, writing nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from functools import wraps
+from typing import Annotated, Any
+
+import pycountry
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.app import App
+from engine.clock import Clock, ManualClock, from_local, to_local
+from engine.config import Config, load_config
+from engine.errors import InvalidInput, TheodoiError
+from storage import queries
+from storage.models import Unit
+
+app = typer.Typer(
+    name="theodoi",
+    help="Theo dõi: trips, NGO projects and agreements, their deadlines and reminders.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+unit_app = typer.Typer(help="Units (đơn vị) that owe reports.", no_args_is_help=True)
+trip_app = typer.Typer(help="Outbound trips (đoàn ra).", no_args_is_help=True)
+app.add_typer(unit_app, name="unit")
+app.add_typer(trip_app, name="trip")
+
+# Feature modules add their own commands: each exposes register(app).
+PLUGINS: tuple[str, ...] = (
+    "engine.cli_notify",
+    "engine.cli_import",
+    "engine.cli_web",
+    "engine.cli_ngo",
+    "engine.cli_worker",
+)
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config", "-c", help="Configuration file (or THEODOI_CONFIG).", show_default=False
+    ),
+]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
+out = Console()
+
+
+# -- the edge: configuration, clock, errors ------------------------------------------
+
+
+def get_config(path: str | None) -> Config:
+    return load_config(path, os.environ)
+
+
+_FIXED_NOW: dict[str, str] = {}
+
+
+@app.callback()
+def _global_options(
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            envvar="THEODOI_NOW",
+            help="Pretend the current instant is this local date-time (demos, backfills).",
+        ),
+    ] = None,
+) -> None:
+    if now:
+        _FIXED_NOW["now"] = now
+
+
+@contextmanager
+def open_app(
+    config_path: str | None, clock: Clock | None = None, upgrade: bool = False
+) -> Iterator[App]:
+    config = get_config(config_path)
+    if clock is None and _FIXED_NOW:
+        clock = ManualClock(parse_instant(_FIXED_NOW["now"], "now", config))
+    application = App.open(config, clock, upgrade=upgrade)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
+def cli_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn theodoi's errors into one line on stderr and exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TheodoiError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def parse_date(text: str, field: str) -> date:
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    raise InvalidInput(field, f"'{text}' is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def parse_instant(text: str, field: str, config: Config) -> datetime:
+    """A local date or date-time (organisation's zone) as a naive UTC instant."""
+    tz = config.organisation.tz
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        day = parse_date(text, field)
+        return from_local(day, time(0, 0), tz)
+    if value.tzinfo is None:
+        return from_local(value.date(), value.time(), tz)
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def local(instant: datetime | None, config: Config) -> str:
+    if instant is None:
+        return ""
+    return to_local(instant, config.organisation.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def parse_countries(text: str) -> str:
+    codes = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        country = pycountry.countries.get(alpha_2=part.upper())
+        if country is None:
+            raise InvalidInput("destination", f"'{part}' is not an ISO 3166 two-letter code")
+        codes.append(country.alpha_2)
+    if not codes:
+        raise InvalidInput("destination", "at least one country is needed")
+    return ",".join(codes)
+
+
+def choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise InvalidInput(field, f"'{value}' is not one of {', '.join(allowed)}")
+    return value
+
+
+def normalise_name(name: str) -> str:
+    """The identity of a person's name: case, diacritics and spacing ignored."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    return " ".join(text.lower().split())
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+@app.command()
+@cli_errors
+def init(config: ConfigOpt = None) -> None:
+    """Create or upgrade the database to the latest schema."""
+    with open_app(config, upgrade=True) as application:
+        out.print(f"database ready: {application.config.storage.url}")
+
+
+@unit_app.command("add")
+@cli_errors
+def unit_add(
+    code: str,
+    name: Annotated[str, typer.Option(help="Tên đơn vị.")],
+    email: Annotated[str | None, typer.Option(help="The unit's address.")] = None,
+    head_email: Annotated[str | None, typer.Option(help="The head of the unit.")] = None,
+    language: Annotated[str, typer.Option(help="vi or en.")] = "vi",
+    config: ConfigOpt = None,
+) -> None:
+    """Add a unit, or update the one with this code."""
+    for field, value in (("email", email), ("head-email", head_email)):
+        if value and "@" not in value:
+            raise InvalidInput(field, f"'{value}' is not an e-mail address")
+    choice(language, ("vi", "en"), "language")
+    with open_app(config) as application, application.db.session() as session:
+        unit = queries.unit_by_code(session, code) or Unit(code=code, name=name)
+        unit.name, unit.email, unit.head_email, unit.language = name, email, head_email, language
+        session.add(unit)
+        session.flush()
+        out.print(f"unit {unit.code}: {unit.name}")
+
+
+@unit_app.command("list")
+@cli_errors
+def unit_list(config: ConfigOpt = None) -> None:
+    """List the units."""
+    with open_app(config) as application, application.db.session(write=False) as session:
+        table = Table("code", "name", "email", "head_email")
+        for unit in sorted(queries.units_by_id(session).values(), key=lambda u: u.code):
+            table.add_row(unit.code, unit.name, unit.email or "", unit.head_email or "")
+        out.print(table)
+
+
+@trip_app.command("add")
+@cli_errors
+def trip_add(
+    decision: Annotated[str, typer.Option(help="Decision number, e.g. 36/QĐ-SNgV.")],
+    decision_date: Annotated[str, typer.Option(help="Decision date.")],
+    issuer: Annotated[str, typer.Option(help="province (UBND tỉnh) or department (Sở).")],
+    name: Annotated[str, typer.Option(help="The traveller's full name.")],
+    unit: Annotated[str, typer.Option(help="Unit code.")],
+    category: Annotated[str, typer.Option(help="standing_committee or unit.")],
+    destination: Annotated[str, typer.Option(help="ISO2 codes, comma-separated.")],
+    depart: Annotated[str, typer.Option(help="Planned departure date.")],
+    return_: Annotated[str, typer.Option("--return", help="Planned return date.")],
+    position: Annotated[str | None, typer.Option(help="Position (chức vụ).")] = None,
+    purpose: Annotated[str, typer.Option(help="official or private.")] = "official",
+    email: Annotated[str | None, typer.Option(help="The traveller's address (cc).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Record a traveller sent abroad by a decision; prints the new case id."""
+    choice(issuer, ("province", "department"), "issuer")
+    choice(category, ("standing_committee", "unit"), "category")
+    choice(purpose, ("official", "private"), "purpose")
+    decided_on = parse_date(decision_date, "decision-date")
+    departure = parse_date(depart, "depart")
+    arrival = parse_date(return_, "return")
+    if arrival < departure:
+        raise InvalidInput("return", f"return date {arrival} is before departure {departure}")
+    if not name.strip():
+        raise InvalidInput("name", "is empty")
+    destinations = parse_countries(destination)
+    with open_app(config) as application, application.db.session() as session:
+        found = queries.unit_by_code(session, unit)
+        if found is None:
+            raise InvalidInput("unit", f"unknown unit '{unit}' (add it with: theodoi unit add)")
+        dec = queries.get_or_create_decision(session, decision.strip(), decided_on, issuer)
+        case = application.engine.create_case(
+            session,
+            "trip",
+            {
+                "decision_id": dec.id,
+                "unit_id": found.id,
+                "name": name.strip(),
+                "name_key": normalise_name(name),
+                "position": position,
+                "category": category,
+                "destinations": destinations,
+                "purpose": purpose,
+                "email": email,
+                "planned_departure": departure,
+                "planned_return": arrival,
+            },
+            actor=_user(),
+        )
+        typer.echo(case.id)
+
+
+@app.command()
+@cli_errors
+def event(
+    case_id: int,
+    event_name: Annotated[str, typer.Argument(metavar="EVENT")],
+    reason: Annotated[
+        str | None, typer.Option(help="Why (required for reject, extend, cancel).")
+    ] = None,
+    at: Annotated[str | None, typer.Option(help="When it happened (local date-time).")] = None,
+    by: Annotated[str | None, typer.Option(help="Who did it.")] = None,
+    on: Annotated[str | None, typer.Option(help="The date the event refers to.")] = None,
+    until: Annotated[str | None, typer.Option(help="New deadline (extend).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Apply an event to a case (depart, return, file, accept, reject, extend, cancel, note)."""
+    cfg = get_config(config)
+    params: dict[str, Any] = {}
+    if on:
+        params["on"] = parse_date(on, "on")
+    if until:
+        params["until"] = parse_date(until, "until")
+    instant = parse_instant(at, "at", cfg) if at else None
+    if instant and "on" not in params:
+        params["on"] = to_local(instant, cfg.organisation.tz).date()
+    with open_app(config) as application, application.db.session() as session:
+        if event_name == "note":
+            application.engine.note(session, case_id, reason or "", actor=by or _user())
+            typer.echo(f"case {case_id}: note added")
+            return
+        case = application.engine.fire(
+            session,
+            case_id,
+            event_name,
+            actor=by or _user(),
+            at=instant,
+            reason=reason,
+            params=params,
+        )
+        typer.echo(f"case {case.id}: {case.state}")
+
+
+@app.command()
+@cli_errors
+def tick(
+    now: Annotated[str | None, typer.Option(help="Fire what is due at this instant.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Fire every timer due now (or at --now), once."""
+    cfg = get_config(config)
+    clock: Clock | None = ManualClock(parse_instant(now, "now", cfg)) if now else None
+    with open_app(config, clock) as application:
+        report = application.engine.sweep()
+        for line in report.lines:
+            typer.echo(line)
+        typer.echo(f"fired {report.fired} timers on {report.cases} cases")
+
+
+@app.command()
+@cli_errors
+def simulate(
+    until: Annotated[str, typer.Option(help="Move the clock up to this instant.")],
+    send: Annotated[
+        bool, typer.Option("--send/--no-send", help="Deliver the outbox at each instant.")
+    ] = True,
+    config: ConfigOpt = None,
+) -> None:
+    """Move a manual clock forward from the latest recorded instant, firing timers in order."""
+    cfg = get_config(config)
+    end = parse_instant(until, "until", cfg)
+    with open_app(config, ManualClock(end)) as application:
+        from engine.simulation import simulate as run_simulation
+
+        for line in run_simulation(application, end, send=send):
+            typer.echo(line)
+
+
+@app.command()
+@cli_errors
+def cases(
+    state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Only this unit's cases.")] = None,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+) -> None:
+    """List cases."""
+    choice(fmt, ("table", "json", "csv"), "format")
+    with open_app(config) as application, application.db.session(write=False) as session:
+        rows = case_rows(session, state=state, workflow=workflow, unit=unit)
+        emit(rows, fmt, ["id", "workflow", "state", "unit", "name", "deadline", "escalation_level"])
+
+
+def case_rows(session: Any, **filters: Any) -> list[dict[str, Any]]:
+    units = queries.units_by_id(session)
+    unit_id = None
+    if filters.get("unit"):
+        found = queries.unit_by_code(session, filters["unit"])
+        if found is None:
+            raise InvalidInput("unit", f"unknown unit '{filters['unit']}'")
+        unit_id = found.id
+    found_cases = queries.find_cases(
+        session, workflow=filters.get("workflow"), state=filters.get("state"), unit_id=unit_id
+    )
+    decisions = queries.decisions_by_id(session, {c.decision_id for c in found_cases})
+    rows = []
+    for case in found_cases:
+        decision = decisions.get(case.decision_id)
+        rows.append(
+            {
+                "id": case.id,
+                "workflow": case.workflow,
+                "state": case.state,
+                "unit": units[case.unit_id].code if case.unit_id in units else None,
+                "name": case.name,
+                "decision": decision.number if decision else None,
+                "decision_date": decision.decided_on.isoformat() if decision else None,
+                "category": case.category,
+                "purpose": case.purpose,
+                "departure": _iso(case.actual_departure or case.planned_departure),
+                "return": _iso(case.actual_return or case.planned_return),
+                "deadline": _iso(case.deadline),
+                "report_filed_on": _iso(case.report_filed_on),
+                "filed_late": case.filed_late,
+                "escalation_level": case.escalation_level,
+                "parent_id": case.parent_id,
+            }
+        )
+    return rows
+
+
+@app.command()
+@cli_errors
+def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> None:
+    """A case and its whole timeline."""
+    choice(fmt, ("table", "json"), "format")
+    with open_app(config) as application, application.db.session(write=False) as session:
+        case = queries.get_case(session, case_id)
+        if case is None:
+            raise InvalidInput("case", f"case {case_id} does not exist")
+        cfg = application.config
+        history = [
+            {
+                "at": e.at.isoformat(),
+                "event": e.event,
+                "from": e.from_state,
+                "to": e.to_state,
+                "actor": e.actor,
+                "reason": e.reason,
+                "data": e.data,
+            }
+            for e in queries.case_events(session, case_id)
+        ]
+        timers = [
+            {"kind": t.kind, "level": t.level, "fire_at": t.fire_at.isoformat()}
+            for t in queries.pending_timers(session, case_id)
+        ]
+        notices = [
+            {"kind": m.kind, "level": m.level, "status": m.status, "to": m.to_addrs}
+            for m in queries.outbox_for_case(session, case_id)
+        ]
+        body = json.loads(case.model_dump_json())
+        body["history"], body["timers"], body["notices"] = history, timers, notices
+        if fmt == "json":
+            typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+            return
+        out.print(f"[bold]case {case.id}[/] {case.workflow} — {case.name} — [bold]{case.state}[/]")
+        for key in ("deadline", "actual_return", "report_filed_on", "escalation_level"):
+            out.print(f"  {key}: {body[key]}")
+        table = Table("at (local)", "event", "from", "to", "actor", "reason")
+        for e in queries.case_events(session, case_id):
+            table.add_row(
+                local(e.at, cfg),
+                e.event,
+                e.from_state or "",
+                e.to_state or "",
+                e.actor,
+                e.reason or "",
+            )
+        out.print(table)
+        for t in timers:
+            out.print(f"  pending timer {t['kind']} {t['level']} at {t['fire_at']} UTC")
+
+
+@app.command()
+@cli_errors
+def run(
+    host: Annotated[str | None, typer.Option(help="Web UI address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Web UI port.")] = None,
+    web: Annotated[bool, typer.Option("--web/--no-web", help="Serve the web UI.")] = True,
+    speed: Annotated[
+        float, typer.Option(help="Demo only: let time run this many times faster.")
+    ] = 1.0,
+    mail_catcher: Annotated[
+        bool, typer.Option("--mail-catcher/--no-mail-catcher", help="Run the local catcher.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """The long-running service: sweeps, sender, digest and (when installed) the web UI."""
+    from engine.clock import ScaledClock, SystemClock
+    from engine.service import serve
+
+    clock = ScaledClock(SystemClock().now(), speed) if speed != 1.0 else None
+    with open_app(config, clock, upgrade=True) as application:
+        serve(application, host=host, port=port, web=web, mail_catcher=mail_catcher)
+
+
+@app.command()
+@cli_errors
+def demo(config: ConfigOpt = None) -> None:
+    """Load demo data shaped like the inspection report (an empty database only)."""
+    from engine.demo import load_demo
+
+    with open_app(config, upgrade=True) as application:
+        for line in load_demo(application):
+            typer.echo(line)
+
+
+# -- output helpers --------------------------------------------------------------------
+
+
+def emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        out.print(table)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _user() -> str:
+    return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'operator'}"
+
+
+def _load_plugins() -> None:
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(app)
+
+
+_load_plugins()
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

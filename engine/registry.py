@@ -1,0 +1,127 @@
+"""The case types theodoi knows, each with one shared ``transitions`` machine.
+
+One ``Machine`` per workflow, built with ``model=None`` and fired as
+``machine.events[name].trigger(subject)`` on a light wrapper of the case row: one
+machine per case would cost minutes and gigabytes at 100,000 cases, ``add_model``
+is quadratic, and decorating SQLModel objects breaks (pytransitions #434, #379, #635).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from engine.errors import TransitionNotAllowed
+from workflows.definition import Transition, Workflow
+
+WORKFLOW_MODULES = ("workflows.trip", "workflows.ngo_project", "workflows.agreement")
+
+
+class _Subject:
+    """What the shared machine moves: the case's state plus the step in hand."""
+
+    __slots__ = ("state", "case", "step", "rules", "refusal")
+
+    def __init__(self, case: Any, step: Any, rules: Any) -> None:
+        self.state = case.state
+        self.case = case
+        self.step = step
+        self.rules = rules
+        self.refusal: str | None = None
+
+
+def _condition(transition: Transition):
+    def check(event_data: Any) -> bool:
+        subject: _Subject = event_data.model
+        refusal = transition.guard(subject.case, subject.step, subject.rules)
+        subject.refusal = refusal
+        return refusal is None
+
+    return check
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A workflow definition and its machine."""
+
+    workflow: Workflow
+    machine: Machine
+
+    def check(self, case: Any, event: str, step: Any, rules: Any) -> Transition:
+        """The transition ``event`` takes from the case's state, or TransitionNotAllowed."""
+        transition = self.workflow.transition(event, case.state)
+        missing = [
+            need
+            for need in (transition.needs if transition else ())
+            if not (step.reason if need == "reason" else step.params.get(need))
+        ]
+        if transition is None or event not in self.machine.events:
+            raise TransitionNotAllowed(case.id, case.state, event, self._allowed(case.state))
+        if missing:
+            raise TransitionNotAllowed(case.id, case.state, event, f"needs {', '.join(missing)}")
+        subject = _Subject(case, step, rules)
+        try:
+            moved = self.machine.events[event].trigger(subject)
+        except MachineError as exc:
+            raise TransitionNotAllowed(case.id, case.state, event, str(exc)) from exc
+        if not moved:
+            raise TransitionNotAllowed(case.id, case.state, event, subject.refusal or "refused")
+        return transition
+
+    def allowed_events(self, state: str) -> list[str]:
+        return [t.event for t in self.workflow.transitions if state in t.source]
+
+    def _allowed(self, state: str) -> str:
+        allowed = [e for e in self.allowed_events(state) if e not in self.workflow.auto.values()]
+        return "allowed here: " + (", ".join(allowed) if allowed else "nothing (final state)")
+
+
+def build_runtime(workflow: Workflow) -> Runtime:
+    transitions = []
+    for t in workflow.transitions:
+        spec: dict[str, Any] = {"trigger": t.event, "source": list(t.source), "dest": t.dest}
+        if t.guard is not None:
+            spec["conditions"] = [_condition(t)]
+        transitions.append(spec)
+    machine = Machine(
+        model=None,
+        states=list(workflow.states),
+        transitions=transitions,
+        initial=workflow.initial,
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )
+    return Runtime(workflow, machine)
+
+
+class Registry:
+    """Workflow name → runtime, loaded and validated once."""
+
+    def __init__(self, workflows: list[Workflow]) -> None:
+        self._runtimes = {wf.name: build_runtime(wf) for wf in workflows}
+
+    @classmethod
+    def load(cls, modules: tuple[str, ...] = WORKFLOW_MODULES) -> Registry:
+        found = []
+        for name in modules:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:  # a case type not installed in this build
+                    continue
+                raise
+            found.append(module.WORKFLOW)
+        return cls(found)
+
+    def __getitem__(self, name: str) -> Runtime:
+        return self._runtimes[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._runtimes
+
+    def names(self) -> list[str]:
+        return list(self._runtimes)

@@ -1,0 +1,1 @@
+"""theodoi: storage."""

@@ -1,0 +1,217 @@
+"""The outbound trip (đoàn ra): one case per traveller, a post-trip report owed.
+
+approved ──depart──▶ travelling ──return──▶ returned ──(auto)──▶ report_due
+report_due ──file──▶ report_filed ──reject──▶ report_due (new deadline)
+report_due ──deadline passes──▶ overdue ──escalate──▶ escalated (level 1, 2, …)
+overdue/escalated ──file──▶ report_filed (marked late)
+approved ──cancel──▶ cancelled          report_filed ──accept──▶ closed
+
+Deadlines (config ``[workflows.trip]``): an official trip's report is due
+``official_report_due`` after the return date, a private trip's
+``private_report_due``; the day of return is not counted and a deadline on a day off
+moves to the next working day. Reminders fire at the start of office hours, the
+deadline passes at 24:00 local of its last day, each escalation level fires at 24:00
+of the day that lies its offset after the deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from workflows.definition import Notice, TimerRule, Transition, Workflow
+
+APPROVAL = Notice("approval_notice", to=("unit",), cc=("person",))
+REMINDER = Notice("reminder", to=("unit",), cc=("person",), attach=("ics",))
+REJECTED = Notice("rejected", to=("unit",), cc=("person",), attach=("ics",))
+URGING = Notice("urging_letter", to=("unit_head",), cc=("unit",), attach=("letter",))
+ESCALATION = Notice("escalation", to=("ladder",), cc=("coordinators",), attach=("letter",))
+
+
+def _param_date(step: Any, name: str, rules: Any) -> date:
+    value = step.params.get(name)
+    if value is None:
+        return rules.local_date(step.at)
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def report_deadline(case: Any, rules: Any) -> date:
+    """The deadline a return on ``case.actual_return`` gives this traveller."""
+    key = "private_report_due" if case.purpose == "private" else "official_report_due"
+    return rules.deadline(case.actual_return, rules.settings[key])
+
+
+# -- guards: return a refusal message, or None -------------------------------------
+
+
+def _can_depart(case: Any, step: Any, rules: Any) -> str | None:
+    day = _param_date(step, "on", rules)
+    if case.planned_return and day > case.planned_return:
+        return f"departure {day} is after the planned return {case.planned_return}"
+    return None
+
+
+def _can_return(case: Any, step: Any, rules: Any) -> str | None:
+    day = _param_date(step, "on", rules)
+    departed = case.actual_departure or case.planned_departure
+    if departed and day < departed:
+        return f"return date {day} is before the departure date {departed}"
+    return None
+
+
+def _can_file(case: Any, step: Any, rules: Any) -> str | None:
+    day = _param_date(step, "on", rules)
+    if case.actual_return and day < case.actual_return:
+        return f"report date {day} is before the return date {case.actual_return}"
+    return None
+
+
+def _can_extend(case: Any, step: Any, rules: Any) -> str | None:
+    until = step.params.get("until")
+    if until is None:
+        return "extend needs the new deadline (until)"
+    until = until if isinstance(until, date) else date.fromisoformat(str(until))
+    if case.deadline and until <= case.deadline:
+        return f"the new deadline {until} must be after the current one {case.deadline}"
+    return None
+
+
+# -- actions: change the case's fields --------------------------------------------
+
+
+def _depart(case: Any, step: Any, rules: Any) -> None:
+    case.actual_departure = _param_date(step, "on", rules)
+
+
+def _return(case: Any, step: Any, rules: Any) -> None:
+    case.actual_return = _param_date(step, "on", rules)
+
+
+def _open_report(case: Any, step: Any, rules: Any) -> None:
+    case.deadline = report_deadline(case, rules)
+    case.escalation_level = 0
+
+
+def _file(case: Any, step: Any, rules: Any) -> None:
+    case.report_filed_on = _param_date(step, "on", rules)
+    case.filed_late = bool(case.deadline and case.report_filed_on > case.deadline)
+
+
+def _reject(case: Any, step: Any, rules: Any) -> None:
+    today = rules.local_date(step.at)
+    case.deadline = rules.deadline(today, rules.settings["reject_new_deadline"])
+    case.report_filed_on = None
+    case.filed_late = None
+    case.escalation_level = 0
+
+
+def _extend(case: Any, step: Any, rules: Any) -> None:
+    until = step.params["until"]
+    case.deadline = until if isinstance(until, date) else date.fromisoformat(str(until))
+    case.escalation_level = 0
+
+
+def _escalate(case: Any, step: Any, rules: Any) -> None:
+    case.escalation_level = (case.escalation_level or 0) + 1
+
+
+# -- timers: when each state's deadlines fall -------------------------------------
+
+
+def _departure_at(case: Any, rules: Any) -> list:
+    return [rules.start_of_day(case.planned_departure)] if case.planned_departure else []
+
+
+def _return_at(case: Any, rules: Any) -> list:
+    return [rules.start_of_day(case.planned_return)] if case.planned_return else []
+
+
+def _reminders_at(case: Any, rules: Any) -> list:
+    return [
+        rules.office_start(rules.add(case.deadline, offset))
+        for offset in rules.settings["reminders"]
+    ]
+
+
+def _deadline_passes_at(case: Any, rules: Any) -> list:
+    return [rules.end_of_day(case.deadline)]
+
+
+def _next_escalation_at(case: Any, rules: Any) -> list:
+    ladder = rules.settings["escalation"]
+    level = case.escalation_level or 0
+    if level >= len(ladder):
+        return []
+    return [rules.end_of_day(rules.add(case.deadline, ladder[level]))]
+
+
+ACTIVE = ("report_due", "overdue", "escalated")
+
+
+def _on_update(case: Any, step: Any, rules: Any) -> None:
+    """A corrected return date or purpose moves an open report's deadline."""
+    changed = step.params.get("changes", {})
+    if case.state in ACTIVE and case.actual_return and {"actual_return", "purpose"} & set(changed):
+        case.deadline = report_deadline(case, rules)
+
+
+WORKFLOW = Workflow(
+    name="trip",
+    title="Chuyến đi nước ngoài",
+    states=(
+        "approved",
+        "travelling",
+        "returned",
+        "report_due",
+        "report_filed",
+        "overdue",
+        "escalated",
+        "closed",
+        "cancelled",
+    ),
+    initial="approved",
+    finals=("closed", "cancelled"),
+    create_notices=(APPROVAL,),
+    transitions=(
+        Transition("depart", ("approved",), "travelling", _can_depart, _depart),
+        Transition("return", ("travelling",), "returned", _can_return, _return),
+        Transition("open_report", ("returned",), "report_due", action=_open_report),
+        Transition("file", ACTIVE, "report_filed", _can_file, _file),
+        Transition("accept", ("report_filed",), "closed"),
+        Transition(
+            "reject",
+            ("report_filed",),
+            "report_due",
+            action=_reject,
+            notices=(REJECTED,),
+            needs=("reason",),
+        ),
+        Transition("deadline_passed", ("report_due",), "overdue", notices=(URGING,)),
+        Transition(
+            "escalate",
+            ("overdue", "escalated"),
+            "escalated",
+            action=_escalate,
+            notices=(ESCALATION,),
+        ),
+        Transition(
+            "extend",
+            ACTIVE,
+            "report_due",
+            _can_extend,
+            _extend,
+            needs=("reason", "until"),
+        ),
+        Transition("cancel", ("approved",), "cancelled", needs=("reason",)),
+    ),
+    auto={"returned": "open_report"},
+    on_update=_on_update,
+    timers=(
+        TimerRule("approved", "depart", _departure_at, event="depart"),
+        TimerRule("travelling", "return", _return_at, event="return"),
+        TimerRule("report_due", "reminder", _reminders_at, notices=(REMINDER,)),
+        TimerRule("report_due", "deadline", _deadline_passes_at, event="deadline_passed"),
+        TimerRule("overdue", "escalate", _next_escalation_at, event="escalate"),
+        TimerRule("escalated", "escalate_next", _next_escalation_at, event="escalate"),
+    ),
+)
