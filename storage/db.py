@@ -26,7 +26,7 @@ from storage import models  # noqa: F401  (registers the tables)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """Errors that a retry can cure: SQLite's lock, a lost PostgreSQL connection."""
     if isinstance(exc, OperationalError):
         text = str(exc.orig).lower() if exc.orig else str(exc).lower()
@@ -42,7 +42,7 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 transient_retry = retry(
-    retry=retry_if_exception(_is_transient),
+    retry=retry_if_exception(is_transient),
     wait=wait_exponential_jitter(initial=0.05, max=5),
     stop=stop_after_attempt(12),
     reraise=True,
@@ -61,6 +61,16 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        elif self.dialect == "postgresql":
+            # Fail fast on a dead server, and notice a silently dropped connection
+            # (TCP keepalives) instead of waiting on it forever.
+            kwargs["connect_args"] = {
+                "connect_timeout": 10,
+                "keepalives": 1,
+                "keepalives_idle": 30,
+                "keepalives_interval": 10,
+                "keepalives_count": 3,
+            }
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _sqlite_setup(self.engine)

@@ -208,16 +208,23 @@ def claim_due(session: Session, now: datetime, limit: int) -> dict[int, list[Any
         .order_by(TIMER.c.fire_at)
         .limit(limit * 4)
     )
-    candidate_ids = list(dict.fromkeys(session.execute(due_cases).scalars()))[:limit]
+    if _dialect(session) == "postgresql":
+        # Lock the cases in the same scan that finds them: rows other workers hold
+        # are skipped and the LIMIT counts only rows this worker got, so N workers
+        # take N different batches instead of queueing on the first one.
+        locked = (
+            select(CASE.c.id)
+            .join(TIMER, TIMER.c.case_id == CASE.c.id)
+            .where(TIMER.c.status == "pending", TIMER.c.fire_at <= now)
+            .order_by(TIMER.c.fire_at)
+            .limit(limit)
+            .with_for_update(of=CASE, skip_locked=True)
+        )
+        candidate_ids = list(dict.fromkeys(session.execute(locked).scalars()))
+    else:  # SQLite: BEGIN IMMEDIATE already made this transaction the only writer
+        candidate_ids = list(dict.fromkeys(session.execute(due_cases).scalars()))[:limit]
     if not candidate_ids:
         return {}
-    if _dialect(session) == "postgresql":
-        locked = (
-            select(CASE.c.id).where(CASE.c.id.in_(candidate_ids)).with_for_update(skip_locked=True)
-        )
-        candidate_ids = list(session.execute(locked).scalars())
-        if not candidate_ids:
-            return {}
     stmt = (
         select(TIMER)
         .where(
@@ -327,5 +334,7 @@ def claim_period(session: Session, key: str, now: datetime, worker: str) -> bool
     """Insert-or-ignore a once-per-period key; True for the one worker that got it."""
     maker = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
     stmt = maker(PeriodicRun.__table__).values(key=key, ran_at=now, worker=worker)
-    result = session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
-    return result.rowcount == 1
+    stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
+    # RETURNING, not rowcount: psycopg reports -1 for this statement.
+    result = session.execute(stmt.returning(PeriodicRun.__table__.c.key))
+    return result.first() is not None
