@@ -27,7 +27,7 @@ from engine.rules import Rules
 from notifications import outbox
 from notifications.outbox import NoticeRequest, Router, build_rows
 from storage import queries
-from storage.db import Database
+from storage.db import Database, is_transient
 from storage.models import Case
 from workflows.definition import Notice
 
@@ -313,6 +313,8 @@ class Engine:
                     with session.begin_nested():
                         self._write(session, [work], now, notify=True)
                 except Exception as exc:
+                    if is_transient(exc):
+                        raise  # the connection, not the case: back off, park nothing
                     log.error("case %s: step not written: %s", work.case.id, exc)
                     ids = [i for i in work.fired + work.stale]
                     queries.set_timer_status(session, ids, "parked", now, str(exc)[:500])
@@ -327,6 +329,8 @@ class Engine:
             except TheodoiError:
                 raise
             except Exception as exc:
+                if is_transient(exc):
+                    raise  # connection lost or database locked: the caller backs off
                 raise _BatchFailed(str(exc)) from exc
             for work in works:
                 self._count(work, report)
