@@ -1,0 +1,109 @@
+"""Web commands: ``theodoi user add|password|token`` and ``theodoi web``.
+
+Passwords never appear on the command line: on a terminal they are prompted for
+(twice); from a script (``--password-stdin`` or a non-terminal stdin) one line is read
+from standard input.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from engine.errors import InvalidInput
+
+user_app = typer.Typer(help="Web users (người dùng) and their API tokens.", no_args_is_help=True)
+
+StdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password as one line from stdin.")
+]
+
+
+def read_password(from_stdin: bool, required: bool) -> str | None:
+    """The password from stdin (scripts) or a prompt (terminals); None when a script
+    gives none and none is required."""
+    if from_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line and required:
+            raise InvalidInput("password", "standard input gave no password")
+        return line or None
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def register(app: typer.Typer) -> None:
+    from engine.cli import ConfigOpt, cli_errors, open_app
+
+    app.add_typer(user_app, name="user")
+
+    @user_app.command("add")
+    @cli_errors
+    def user_add(
+        email: str,
+        role: Annotated[str, typer.Option(help="admin, coordinator, unit or leader.")],
+        unit: Annotated[str | None, typer.Option(help="Unit code (unit users only).")] = None,
+        password_stdin: StdinOpt = False,
+        language: Annotated[str, typer.Option(help="vi or en.")] = "vi",
+        config: ConfigOpt = None,
+    ) -> None:
+        """Add a user (or update the one with this e-mail)."""
+        from web import users
+
+        password = read_password(password_stdin, required=False)
+        with open_app(config) as application, application.db.session() as session:
+            user = users.add_user(session, email, role, now=application.clock.now(),
+                                  unit_code=unit, password=password, language=language)
+            note = "" if user.password_hash else " (no password: API token only)"
+            typer.echo(f"user {user.email}: {user.role}{note}")
+
+    @user_app.command("password")
+    @cli_errors
+    def user_password(email: str, password_stdin: StdinOpt = False,
+                      config: ConfigOpt = None) -> None:
+        """Set a user's password."""
+        from web import users
+
+        password = read_password(password_stdin, required=True) or ""
+        with open_app(config) as application, application.db.session() as session:
+            user = users.set_password(session, email, password)
+            typer.echo(f"password set for {user.email}")
+
+    @user_app.command("token")
+    @cli_errors
+    def user_token(email: str, config: ConfigOpt = None) -> None:
+        """Print a new API token (shown once; the previous one stops working)."""
+        from web import users
+
+        with open_app(config) as application, application.db.session() as session:
+            typer.echo(users.issue_token(session, email))
+
+    @user_app.command("list")
+    @cli_errors
+    def user_list(config: ConfigOpt = None) -> None:
+        """List the users."""
+        from web import queries
+
+        with open_app(config) as application, application.db.session(write=False) as session:
+            units = {u.id: u.code for u in queries.units(session)}
+            for user in queries.users(session):
+                unit = units.get(user.unit_id, "")
+                state = "" if user.active else " (inactive)"
+                typer.echo(f"{user.email}\t{user.role}\t{unit}{state}")
+
+    @app.command("web")
+    @cli_errors
+    def web(
+        host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+        port: Annotated[int | None, typer.Option(help="Port.")] = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Serve only the web pages (the sweeps and the sender run elsewhere)."""
+        import uvicorn
+
+        from web.app import create_app
+
+        with open_app(config) as application:
+            cfg = application.config.web
+            uvicorn.run(create_app(application), host=host or cfg.host, port=port or cfg.port,
+                        log_level="info")

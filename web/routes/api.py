@@ -1,0 +1,207 @@
+"""JSON API ``/api/v1``: cases, their history, and the compliance report.
+
+Authenticated with a per-user bearer token (``theodoi user token EMAIL``); the same role
+rules as the pages: a unit's token sees only that unit's cases (404 for the others),
+readers see everything, nobody writes through the API yet.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from storage import queries as store
+from storage.models import Case, Decision, Unit
+from web import queries as wq
+from web.deps import (
+    READERS,
+    ROLES,
+    Forbidden,
+    LoginRequired,
+    NotFoundError,
+    Principal,
+    may_see,
+    theodoi,
+)
+from web.users import user_for_token
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+def api_user(*roles: str):
+    """A dependency: the token's user, who must have one of ``roles``."""
+
+    def dependency(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise LoginRequired()
+        with theodoi(request).db.session(write=False) as s:
+            user = user_for_token(s, token.strip())
+        if user is None:
+            raise LoginRequired()
+        principal = Principal.of(user)
+        if principal.role not in roles:
+            raise Forbidden()
+        return principal
+
+    return dependency
+
+
+class CaseOut(BaseModel):
+    id: int
+    workflow: str
+    state: str
+    name: str
+    position: str | None = None
+    unit_code: str | None = None
+    unit_name: str | None = None
+    category: str | None = None
+    decision_number: str | None = None
+    decision_date: date | None = None
+    issuer: str | None = None
+    destinations: list[str] = Field(default_factory=list)
+    purpose: str | None = None
+    planned_departure: date | None = None
+    planned_return: date | None = None
+    actual_return: date | None = None
+    deadline: date | None = None
+    report_filed_on: date | None = None
+    filed_late: bool | None = None
+    escalation_level: int = 0
+
+
+class CaseDetail(CaseOut):
+    version: int
+    email: str | None = None
+    actual_departure: date | None = None
+    parent_id: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    total: int
+    next: str | None = Field(None, description="Pass as ?after= for the next page.")
+
+
+class EventOut(BaseModel):
+    id: int
+    event: str
+    from_state: str | None
+    to_state: str | None
+    actor: str
+    at: datetime = Field(description="When it happened (UTC).")
+    recorded_at: datetime
+    reason: str | None
+    data: dict[str, Any]
+
+
+def _case_out(row: dict[str, Any]) -> CaseOut:
+    values = dict(row)
+    values["destinations"] = [d for d in (row.get("destinations") or "").split(",") if d]
+    return CaseOut(**{k: v for k, v in values.items() if k in CaseOut.model_fields})
+
+
+@router.get("/cases", response_model=CasePage, summary="List cases")
+def list_cases(
+    request: Request,
+    workflow: str | None = None,
+    state: str | None = None,
+    unit: str | None = Query(None, description="Unit code"),
+    category: str | None = None,
+    issuer: str | None = None,
+    decision: str | None = Query(None, description="Decision number"),
+    decided_from: date | None = Query(None, alias="from"),
+    decided_to: date | None = Query(None, alias="to"),
+    q: str | None = Query(None, description="Words of a name or a decision number"),
+    sort: str = Query("id", pattern="^(id|deadline|name|updated)$"),
+    after: str | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    principal: Principal = Depends(api_user(*ROLES)),
+) -> CasePage:
+    app = theodoi(request)
+    with app.db.session(write=False) as s:
+        unit_id = None
+        if unit:
+            found = store.unit_by_code(s, unit)
+            unit_id = found.id if found else -1
+        flt = wq.CaseFilter(workflow=workflow, state=state, unit_id=unit_id, category=category,
+                            issuer=issuer, decision=decision, period_from=decided_from,
+                            period_to=decided_to, q=q, sort=sort)
+        if principal.role == "unit":
+            flt.only_unit = principal.unit_id if principal.unit_id is not None else -1
+        page = wq.case_page(s, flt, after, limit)
+    return CasePage(items=[_case_out(r) for r in page.rows], total=page.total,
+                    next=page.next_cursor)
+
+
+def _visible_case(request: Request, principal: Principal, case_id: int) -> Case:
+    with theodoi(request).db.session(write=False) as s:
+        case = s.get(Case, case_id)
+    if case is None or not may_see(principal, case):
+        raise NotFoundError()
+    return case
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case")
+def get_case(
+    request: Request, case_id: int, principal: Principal = Depends(api_user(*ROLES))
+) -> CaseDetail:
+    case = _visible_case(request, principal, case_id)
+    with theodoi(request).db.session(write=False) as s:
+        unit = s.get(Unit, case.unit_id) if case.unit_id else None
+        decision = s.get(Decision, case.decision_id) if case.decision_id else None
+    values = case.model_dump()
+    values.update(
+        destinations=[d for d in (case.destinations or "").split(",") if d],
+        unit_code=unit.code if unit else None,
+        unit_name=unit.name if unit else None,
+        decision_number=decision.number if decision else None,
+        decision_date=decision.decided_on if decision else None,
+        issuer=decision.issuer if decision else None,
+    )
+    return CaseDetail(**values)
+
+
+@router.get("/cases/{case_id}/events", response_model=list[EventOut], summary="A case's history")
+def get_events(
+    request: Request, case_id: int, principal: Principal = Depends(api_user(*ROLES))
+) -> list[EventOut]:
+    case = _visible_case(request, principal, case_id)
+    with theodoi(request).db.session(write=False) as s:
+        events = store.case_events(s, case.id)
+    return [EventOut(**e.model_dump()) for e in events]
+
+
+@router.get("/reports/compliance", summary="Compliance report (reporting rates)")
+def compliance(
+    request: Request,
+    period_from: date = Query(..., alias="from"),
+    period_to: date = Query(..., alias="to"),
+    by: str = Query("decision", pattern="^(decision|return)$"),
+    as_of: date | None = None,
+    cases: bool = Query(False, description="Include the list of trips"),
+    principal: Principal = Depends(api_user(*READERS)),
+) -> dict[str, Any]:
+    """Trips of the period, reporting figures by issuer, category, unit, country and
+    month, as they stood at the end of ``as_of`` (default today)."""
+    from engine import reports
+    from engine.clock import local_date
+
+    app = theodoi(request)
+    tz = app.config.organisation.tz
+    try:
+        period = reports.Period(period_from, period_to, by)
+    except ValueError as exc:
+        from fastapi import HTTPException
+
+        raise HTTPException(422, str(exc)) from exc
+    with app.db.session(write=False) as s:
+        return reports.compliance(s, period, as_of or local_date(app.clock.now(), tz), tz,
+                                  with_cases=cases)

@@ -1,0 +1,95 @@
+"""Log in, log out, switch language, and send each role to its home page."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from web import i18n
+from web.deps import (
+    check_csrf,
+    codec,
+    language,
+    load_principal,
+    render,
+    theodoi,
+    user_by_email,
+)
+from web.security import LANG_COOKIE, start_session, verify_password
+
+router = APIRouter()
+
+HOME = {"admin": "/dashboard", "coordinator": "/dashboard", "leader": "/dashboard", "unit": "/unit"}
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site (no scheme, no //host): no open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+@router.get("/", include_in_schema=False)
+def home(request: Request) -> Response:
+    principal = load_principal(request)
+    if principal is None:
+        return RedirectResponse("/login", status_code=302)
+    if principal.case_id is not None:
+        return RedirectResponse(f"/cases/{principal.case_id}/report", status_code=302)
+    return RedirectResponse(HOME[principal.role], status_code=302)
+
+
+@router.get("/login", include_in_schema=False)
+def login_form(request: Request, next: str = "/") -> Response:
+    error = None
+    if request.scope.get("session_expired"):
+        error = i18n.gettext("login.expired", language(request))
+    return render(request, "login.html", {"next": safe_next(next), "email": "", "error": error})
+
+
+@router.post("/login", include_in_schema=False, dependencies=[Depends(check_csrf)])
+def login(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/"),
+) -> Response:
+    app = theodoi(request)
+    limiter = request.app.state.limiter
+    lang = language(request)
+    address = request.client.host if request.client else "-"
+    email = email.strip().lower()
+    wait = limiter.wait(email, address)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        message = i18n.gettext("login.limited", lang, minutes=minutes)
+        context = {"next": safe_next(next), "email": email, "error": message}
+        return render(request, "login.html", context, status=429)
+    with app.db.session(write=False) as s:
+        user = user_by_email(s, email)
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        limiter.failed(email, address)
+        context = {"next": safe_next(next), "email": email, "error": i18n.gettext("login.failed", lang)}
+        return render(request, "login.html", context, status=401)
+    limiter.succeeded(email, address)
+    start_session(request.session, codec(request), user.id)
+    default = "/unit" if user.role == "unit" else "/dashboard"
+    target = safe_next(next, default)
+    return RedirectResponse(default if target == "/" else target, status_code=303)
+
+
+@router.post("/logout", include_in_schema=False, dependencies=[Depends(check_csrf)])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/lang/{code}", include_in_schema=False)
+def switch_language(code: str, next: str = "/") -> Response:
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        LANG_COOKIE, i18n.normalise(code), max_age=365 * 86400, httponly=True, samesite="lax"
+    )
+    return response

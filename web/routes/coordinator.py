@@ -1,0 +1,207 @@
+"""Coordinator pages: dashboard, new decision, import, and the demo clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from engine.clock import local_date
+from engine.errors import InvalidInput, TheodoiError
+from web import i18n, services
+from web import queries as wq
+from web.deps import (
+    READERS,
+    STAFF,
+    NotFoundError,
+    Principal,
+    check_csrf,
+    codec,
+    flash,
+    language,
+    render,
+    require,
+    theodoi,
+)
+
+router = APIRouter(include_in_schema=False)
+
+TRAVELLER_FIELDS = (
+    "name", "position", "unit", "category", "destinations", "purpose", "email",
+    "departure", "return",
+)
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, principal: Principal = Depends(require(*READERS))) -> Response:
+    app = theodoi(request)
+    today = local_date(app.clock.now(), app.config.organisation.tz)
+    horizon = app.engine.calendar.add_working_days(today, 10)
+    with app.db.session(write=False) as s:
+        counts = wq.state_counts(s)
+        late = wq.late_cases(s)
+        upcoming = wq.upcoming_deadlines(s, today, horizon)
+        escalated = wq.escalated_cases(s, limit=50)
+        notices = wq.notices(s, statuses=("failed", "held", "parked"), limit=50)
+    states = {name: list(app.registry[name].workflow.states) for name in counts
+              if name in app.registry}
+    context = {
+        "counts": counts,
+        "states": states,
+        "late": late,
+        "upcoming": upcoming,
+        "escalated": escalated,
+        "problem_notices": notices,
+        "today": today,
+        "horizon": horizon,
+    }
+    return render(request, "dashboard.html", context)
+
+
+# -- a decision with several travellers -------------------------------------------------
+
+
+def _decision_context(request: Request, rows: int, values: dict[str, Any] | None = None,
+                      error: str | None = None) -> dict[str, Any]:
+    app = theodoi(request)
+    with app.db.session(write=False) as s:
+        units = wq.units(s)
+    return {
+        "rows": max(1, min(rows, 30)),
+        "units": units,
+        "issuers": services.ISSUERS,
+        "categories": services.CATEGORIES,
+        "purposes": services.PURPOSES,
+        "values": values or {},
+        "error": error,
+    }
+
+
+@router.get("/decisions/new")
+def decision_form(
+    request: Request, rows: int = 2, principal: Principal = Depends(require(*STAFF))
+) -> Response:
+    return render(request, "decision_new.html", _decision_context(request, rows))
+
+
+@router.post("/decisions/new", dependencies=[Depends(check_csrf)])
+async def decision_create(
+    request: Request, principal: Principal = Depends(require(*STAFF))
+) -> Response:
+    app = theodoi(request)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    try:
+        rows = int(values.get("rows", "2") or 2)
+    except ValueError:
+        rows = 2
+    if values.get("more"):  # "add a traveller": show the form again, one block more
+        return render(request, "decision_new.html", _decision_context(request, rows + 1, values))
+    travellers = []
+    for i in range(max(1, min(rows, 30))):
+        t = {f: values.get(f"t{i}_{f}", "").strip() for f in TRAVELLER_FIELDS}
+        if t["name"]:
+            travellers.append(t)
+    try:
+        decided_on = services.parse_day(values.get("decided_on"), "decided_on")
+        with app.db.session() as s:
+            cases = services.create_decision(
+                app, s,
+                number=values.get("number", ""),
+                decided_on=decided_on,
+                issuer=values.get("issuer", ""),
+                travellers=travellers,
+                actor=f"user:{principal.email}",
+            )
+    except InvalidInput as exc:
+        context = _decision_context(request, rows, values, f"{exc.field}: {exc.message}")
+        return render(request, "decision_new.html", context, status=400)
+    flash(request, i18n.gettext("decision.saved", language(request), n=len(cases)))
+    number = values.get("number", "").strip()
+    return RedirectResponse(f"/cases?decision={number}&sort=name", status_code=303)
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def _importer() -> Any:
+    try:
+        from engine import importer
+    except ImportError:
+        return None
+    return importer
+
+
+@router.get("/import")
+def import_form(request: Request, principal: Principal = Depends(require(*STAFF))) -> Response:
+    context = {"available": _importer() is not None, "result": None, "error": None,
+               "token": None}
+    return render(request, "import.html", context)
+
+
+@router.post("/import", dependencies=[Depends(check_csrf)])
+async def import_upload(
+    request: Request, principal: Principal = Depends(require(*STAFF))
+) -> Response:
+    """Upload: validate and show the table; with confirm=1 and the same file, write."""
+    from web import importing
+
+    app = theodoi(request)
+    form = await request.form()
+    context = await importing.handle(app, form, actor=f"user:{principal.email}")
+    if context.get("done") is not None:
+        flash(request, i18n.gettext("import.done", language(request), n=context["done"]))
+        return RedirectResponse("/cases", status_code=303)
+    status = 400 if context.get("error") else 200
+    return render(request, "import.html", context, status=status)
+
+
+# -- the demo clock ---------------------------------------------------------------------
+
+
+@router.post("/dev/tick", dependencies=[Depends(check_csrf)])
+async def tick(request: Request, principal: Principal = Depends(require(*STAFF))) -> Response:
+    """Move a ManualClock forward and fire what fell due (demos and browser tests only;
+    with the system clock this route does not exist)."""
+    app = theodoi(request)
+    if not request.app.state.manual_clock:
+        raise NotFoundError()
+    form = await request.form()
+    try:
+        days = max(0, min(int(str(form.get("days") or "0")), 400))
+    except ValueError:
+        days = 0
+    app.clock.advance(timedelta(days=days))
+    lines = run_due(app)
+    request.session["exp"] = codec(request).expiry()  # the jump must not log us out
+    flash(request, f"+{days} ngày / days: {lines}")
+    return RedirectResponse(_same_site(request.headers.get("referer")), status_code=303)
+
+
+def _same_site(referer: str | None) -> str:
+    """The path of the page the form was on (never another site)."""
+    from urllib.parse import urlsplit
+
+    from web.routes.auth import safe_next
+
+    if not referer:
+        return "/dashboard"
+    parts = urlsplit(referer)
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), "/dashboard")
+
+
+def run_due(app: Any) -> str:
+    """Fire due timers, then deliver due notices when the sender is installed."""
+    report = app.engine.sweep()
+    summary = f"{report.fired} timers"
+    try:
+        from notifications.smtp import deliver_due
+    except ImportError:
+        return summary
+    try:
+        sent = deliver_due(app.db, app.config, app.clock.now(), worker_id=app.worker_id)
+    except TheodoiError as exc:
+        return f"{summary}; send failed: {exc}"
+    return f"{summary}; {sent}"

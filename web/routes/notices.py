@@ -1,0 +1,119 @@
+"""The outbox as coordinators see it: filters, a preview of every message, approve or
+hold letters, resend failed ones, and what goes out on the next working day."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from engine.clock import end_of_day, local_date
+from engine.errors import TheodoiError
+from storage.models import Case, OutboxMessage, Timer
+from web import i18n, services
+from web import queries as wq
+from web.deps import (
+    READERS,
+    STAFF,
+    NotFoundError,
+    Principal,
+    check_csrf,
+    flash,
+    language,
+    render,
+    require,
+    theodoi,
+)
+
+router = APIRouter(include_in_schema=False)
+
+STATUSES = ("pending", "held", "sending", "sent", "failed", "parked")
+
+
+@router.get("/notices")
+def notice_list(
+    request: Request,
+    status: str = "",
+    kind: str = "",
+    principal: Principal = Depends(require(*READERS)),
+) -> Response:
+    app = theodoi(request)
+    with app.db.session(write=False) as s:
+        rows = wq.notices(s, status=status or None, kind=kind or None, limit=300)
+        counts = wq.notice_counts(s)
+        kinds = sorted(set(s.execute(select(OutboxMessage.kind).distinct()).scalars()))
+    context = {"rows": rows, "counts": counts, "statuses": STATUSES, "kinds": kinds,
+               "status": status, "kind": kind}
+    return render(request, "notices.html", context)
+
+
+@router.get("/notices/tomorrow")
+def tomorrow(request: Request, principal: Principal = Depends(require(*READERS))) -> Response:
+    """Messages that will leave by the end of the next working day, and the timers
+    that will fire by then (each may add a message)."""
+    app = theodoi(request)
+    tz = app.config.organisation.tz
+    now = app.clock.now()
+    next_day = app.engine.calendar.next_working_day(local_date(now, tz) + timedelta(days=1))
+    until = end_of_day(next_day, tz)
+    with app.db.session(write=False) as s:
+        messages = wq.notices(s, statuses=("pending", "held"), due_before=until, limit=500)
+        timers = s.execute(
+            select(Timer, Case.name, Case.state)
+            .join(Case, Case.id == Timer.case_id)
+            .where(Timer.status == "pending", Timer.fire_at < until)
+            .order_by(Timer.fire_at)
+            .limit(500)
+        ).all()
+    context = {"messages": messages, "timers": timers, "day": next_day}
+    return render(request, "notices_tomorrow.html", context)
+
+
+def preview(app: Any, message: OutboxMessage, now: datetime) -> dict[str, Any]:
+    """Subject, text and HTML of a message as it would go out now (or the error)."""
+    try:
+        from notifications.context import notice_context
+        from notifications.render import Renderer
+
+        row = message.model_dump()
+        ctx = notice_context(row, app.config, now, app.engine.calendar,
+                             link=f"{app.config.organisation.base_url}/r/…")
+        rendered = Renderer(app.config.notifications.template_dir or None).render(
+            message.kind, message.language, ctx
+        )
+    except (ImportError, TheodoiError) as exc:
+        return {"error": str(exc)}
+    return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+
+
+@router.get("/notices/{message_id}")
+def notice_page(
+    request: Request, message_id: int, principal: Principal = Depends(require(*READERS))
+) -> Response:
+    app = theodoi(request)
+    with app.db.session(write=False) as s:
+        message = s.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFoundError()
+    context = {"m": message, "preview": preview(app, message, app.clock.now())}
+    return render(request, "notice.html", context)
+
+
+@router.post("/notices/{message_id}/{action}", dependencies=[Depends(check_csrf)])
+def notice_action(
+    request: Request, message_id: int, action: str,
+    principal: Principal = Depends(require(*STAFF)),
+) -> Response:
+    if action not in services.NOTICE_MOVES:
+        raise NotFoundError()
+    app = theodoi(request)
+    with app.db.session() as s:
+        if s.get(OutboxMessage, message_id) is None:
+            raise NotFoundError()
+        moved = services.move_notice(s, message_id, action, app.clock.now())
+    lang = language(request)
+    flash(request, i18n.gettext("saved", lang) if moved else i18n.gettext("error.stale", lang))
+    return RedirectResponse(f"/notices/{message_id}", status_code=303)

@@ -1,0 +1,154 @@
+"""Unit pages: the unit's cases and deadlines, and the post-trip report form.
+
+The same form serves a logged-in unit user (/cases/{id}/report), a coordinator filing
+on a unit's behalf, and a visitor holding a signed link from a reminder (/r/{token},
+see web/routes/links.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from engine.clock import local_date
+from engine.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
+from storage.models import Decision, Unit
+from web import i18n, services
+from web import queries as wq
+from web.deps import (
+    STAFF,
+    Principal,
+    case_for,
+    check_csrf,
+    flash,
+    language,
+    render,
+    require,
+    theodoi,
+)
+
+router = APIRouter(include_in_schema=False)
+
+REPORT_STATES = ("report_due", "overdue", "escalated")
+
+
+@router.get("/unit")
+def unit_home(request: Request, principal: Principal = Depends(require("unit"))) -> Response:
+    app = theodoi(request)
+    only = principal.unit_id if principal.unit_id is not None else -1
+    flt = wq.CaseFilter(only_unit=only, sort="deadline")
+    today = local_date(app.clock.now(), app.config.organisation.tz)
+    with app.db.session(write=False) as s:
+        unit = s.get(Unit, only)
+        due = [r for st in REPORT_STATES
+               for r in wq.case_page(s, wq.CaseFilter(only_unit=only, state=st,
+                                                       sort="deadline"), None, 200).rows]
+        page = wq.case_page(s, flt, request.query_params.get("after"))
+    due.sort(key=lambda r: (r["deadline"] is None, r["deadline"]))
+    next_url = "/unit?" + urlencode({"after": page.next_cursor}) if page.next_cursor else None
+    context = {"unit": unit, "due": due, "page": page, "next_url": next_url, "today": today}
+    return render(request, "unit_home.html", context)
+
+
+def report_form_context(request: Request, principal: Principal, case_id: int) -> dict[str, Any]:
+    app = theodoi(request)
+    case = case_for(request, principal, case_id)
+    with app.db.session(write=False) as s:
+        unit = s.get(Unit, case.unit_id) if case.unit_id else None
+        decision = s.get(Decision, case.decision_id) if case.decision_id else None
+    return {
+        "case": case,
+        "unit": unit,
+        "decision": decision,
+        "section_names": services.SECTIONS,
+        "min_chars": min_chars(app),
+        "max_mb": max_mb(app),
+        "values": {},
+        "errors": [],
+        "open": case.state in REPORT_STATES,
+    }
+
+
+def min_chars(app: Any) -> int:
+    return int(getattr(app.config.web, "report_min_chars", 30))
+
+
+def max_mb(app: Any) -> float:
+    return float(getattr(app.config.web, "upload_max_mb", 10))
+
+
+def show_report_form(request: Request, principal: Principal, case_id: int,
+                     action: str) -> Response:
+    context = report_form_context(request, principal, case_id)
+    context["action"] = action
+    return render(request, "report_form.html", context)
+
+
+async def submit_report(
+    request: Request, principal: Principal, case_id: int, action: str, actor: str
+) -> Response:
+    """Check every section and the file; on success move the case to report_filed."""
+    app = theodoi(request)
+    lang = language(request)
+    context = report_form_context(request, principal, case_id)
+    context["action"] = action
+    case = context["case"]
+    form = await request.form()
+    values = {k: str(form.get(k) or "") for k in services.SECTIONS}
+    context["values"] = values
+    errors: list[str] = []
+    if not context["open"]:
+        errors.append(i18n.gettext("report.not_due", lang))
+    sections, short = services.check_sections(values, min_chars(app))
+    for key in short:
+        errors.append(i18n.gettext("report.too_short", lang,
+                                   section=i18n.gettext(f"report.{key}", lang),
+                                   min=min_chars(app)))
+    upload = form.get("file")
+    limit = int(max_mb(app) * 1024 * 1024)
+    content = await upload.read(limit + 1) if hasattr(upload, "read") else b""
+    checked = services.check_upload(getattr(upload, "filename", "") or "", content, limit)
+    if isinstance(checked, str):
+        errors.append(i18n.gettext(checked, lang, mb=max_mb(app)))
+    try:
+        version = int(str(form.get("version", "")))
+    except ValueError:
+        version = -1
+    if not errors and version != case.version:
+        errors.append(i18n.gettext("error.stale", lang))
+    if not errors:
+        try:
+            with app.db.session() as s:
+                services.file_report(app, s, case.id, actor=actor, version=version,
+                                     upload=checked, sections=sections)
+        except ConcurrentUpdate:
+            errors.append(i18n.gettext("error.stale", lang))
+        except TransitionNotAllowed:
+            errors.append(i18n.gettext("report.not_due", lang))
+        except InvalidInput as exc:
+            errors.append(exc.message)
+    if errors:
+        context["errors"] = errors
+        return render(request, "report_form.html", context, status=400)
+    flash(request, i18n.gettext("report.filed", lang))
+    return RedirectResponse(action if principal.case_id is not None else f"/cases/{case.id}",
+                            status_code=303)
+
+
+@router.get("/cases/{case_id}/report")
+def report_form(
+    request: Request, case_id: int, principal: Principal = Depends(require("unit", *STAFF))
+) -> Response:
+    return show_report_form(request, principal, case_id, f"/cases/{case_id}/report")
+
+
+@router.post("/cases/{case_id}/report", dependencies=[Depends(check_csrf)])
+async def report_submit(
+    request: Request, case_id: int, principal: Principal = Depends(require("unit", *STAFF))
+) -> Response:
+    return await submit_report(
+        request, principal, case_id, f"/cases/{case_id}/report", f"user:{principal.email}"
+    )

@@ -1,0 +1,327 @@
+"""What the web pages change, each through the engine's public API and one transaction:
+creating a decision with its travellers, filing a report with its file, outbox
+approvals, and recalculating deadlines after an admin changes the calendar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pycountry
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from engine.clock import local_date
+from engine.errors import InvalidInput
+from engine.imports.text import name_key
+from storage import queries
+from storage.models import Attachment, CalendarDay, Case, Event, OutboxMessage
+
+# -- report submission ----------------------------------------------------------------
+
+SECTIONS = ("programme", "results", "commitments", "recommendations", "cost")
+FILE_TYPES = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        (b"PK\x03\x04",),
+    ),
+    ".doc": ("application/msword", (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",)),
+    ".odt": ("application/vnd.oasis.opendocument.text", (b"PK\x03\x04",)),
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def check_upload(filename: str, content: bytes, max_bytes: int) -> Upload | str:
+    """The upload, or the message key of what is wrong with it (type checked by its
+    extension and its first bytes, so a renamed executable is refused)."""
+    if not filename or not content:
+        return "report.file_missing"
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1][:200]
+    ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in FILE_TYPES:
+        return "report.file_type"
+    content_type, magics = FILE_TYPES[ext]
+    if not any(content.startswith(m) for m in magics):
+        return "report.file_type"
+    if len(content) > max_bytes:
+        return "report.file_size"
+    return Upload(name, content_type, content)
+
+
+def check_sections(form: dict[str, str], min_chars: int) -> tuple[dict[str, str], list[str]]:
+    """(cleaned sections, names of the sections that are too short)."""
+    sections = {key: (form.get(key) or "").strip() for key in SECTIONS}
+    short = [key for key, text in sections.items() if len(text) < min_chars]
+    return sections, short
+
+
+def file_report(
+    app: Any,
+    session: Session,
+    case_id: int,
+    *,
+    actor: str,
+    version: int,
+    upload: Upload,
+    sections: dict[str, str] | None = None,
+    on: date | None = None,
+) -> Case:
+    """Move the case to report_filed and keep the file with the 'file' event."""
+    now = app.clock.now()
+    if on is None:
+        on = local_date(now, app.config.organisation.tz)
+    params: dict[str, Any] = {"on": on, "file": upload.filename}
+    if sections:
+        params["sections"] = sections
+    case = app.engine.fire(
+        session, case_id, "file", actor=actor, params=params, expected_version=version
+    )
+    event = session.exec(
+        select(Event)
+        .where(Event.case_id == case_id, Event.event == "file")
+        .order_by(Event.id.desc())
+    ).first()
+    session.add(
+        Attachment(
+            case_id=case_id,
+            event_id=event.id if event else None,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            size=len(upload.content),
+            content=upload.content,
+            uploaded_by=actor,
+            uploaded_at=now,
+        )
+    )
+    session.flush()
+    return case
+
+
+def latest_sections(session: Session, case_id: int) -> dict[str, str] | None:
+    """The sections of the case's latest filed report, if it was filed with them."""
+    event = session.exec(
+        select(Event)
+        .where(Event.case_id == case_id, Event.event == "file")
+        .order_by(Event.id.desc())
+    ).first()
+    if event is None:
+        return None
+    sections = (event.data or {}).get("sections")
+    return sections if isinstance(sections, dict) else None
+
+
+# -- a decision with several travellers --------------------------------------------------
+
+ISSUERS = ("province", "department", "other")
+CATEGORIES = ("standing_committee", "unit")
+PURPOSES = ("official", "private")
+
+
+def parse_countries(text: str) -> str:
+    codes = []
+    for part in text.replace(";", ",").replace(" ", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        country = pycountry.countries.get(alpha_2=part.upper())
+        if country is None:
+            raise InvalidInput("destinations", f"'{part}' is not an ISO 3166 two-letter code")
+        codes.append(country.alpha_2)
+    if not codes:
+        raise InvalidInput("destinations", "at least one country is needed")
+    return ",".join(dict.fromkeys(codes))
+
+
+def parse_day(text: str | None, field: str, required: bool = True) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise InvalidInput(field, "is required")
+        return None
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise InvalidInput(field, f"'{text}' is not a date (DD/MM/YYYY)")
+
+
+def create_decision(
+    app: Any,
+    session: Session,
+    *,
+    number: str,
+    decided_on: date,
+    issuer: str,
+    travellers: list[dict[str, str]],
+    actor: str,
+) -> list[Case]:
+    """One decision and one trip case per traveller, all in the caller's transaction."""
+    number = number.strip()
+    if not number:
+        raise InvalidInput("decision_number", "is required")
+    if issuer not in ISSUERS:
+        raise InvalidInput("issuer", f"'{issuer}' is not one of {', '.join(ISSUERS)}")
+    if not travellers:
+        raise InvalidInput("travellers", "at least one traveller is needed")
+    prepared = []
+    for index, t in enumerate(travellers, start=1):
+        where = f"traveller {index}"
+        unit = queries.unit_by_code(session, (t.get("unit") or "").strip())
+        if unit is None:
+            raise InvalidInput(f"{where}: unit", f"unknown unit '{t.get('unit')}'")
+        category = t.get("category") or "unit"
+        purpose = t.get("purpose") or "official"
+        if category not in CATEGORIES:
+            raise InvalidInput(f"{where}: category", f"'{category}' is not allowed")
+        if purpose not in PURPOSES:
+            raise InvalidInput(f"{where}: purpose", f"'{purpose}' is not allowed")
+        departure = parse_day(t.get("departure"), f"{where}: departure")
+        arrival = parse_day(t.get("return"), f"{where}: return")
+        if arrival < departure:
+            raise InvalidInput(f"{where}: return", "is before the departure")
+        email = (t.get("email") or "").strip() or None
+        if email and "@" not in email:
+            raise InvalidInput(f"{where}: email", f"'{email}' is not an e-mail address")
+        name = " ".join(t["name"].split())
+        prepared.append(
+            {
+                "unit_id": unit.id,
+                "name": name,
+                "name_key": name_key(name),
+                "position": (t.get("position") or "").strip() or None,
+                "category": category,
+                "destinations": parse_countries(t.get("destinations") or ""),
+                "purpose": purpose,
+                "email": email,
+                "planned_departure": departure,
+                "planned_return": arrival,
+            }
+        )
+    decision = queries.get_or_create_decision(session, number, decided_on, issuer)
+    cases = []
+    for fields in prepared:
+        if queries.find_case_by_identity(session, "trip", decision.id, fields["name_key"]):
+            raise InvalidInput("name", f"{fields['name']} is already in decision {number}")
+        fields["decision_id"] = decision.id
+        cases.append(app.engine.create_case(session, "trip", fields, actor=actor))
+    return cases
+
+
+# -- the outbox -------------------------------------------------------------------------
+
+NOTICE_MOVES = {
+    "approve": (("held",), "pending"),
+    "hold": (("pending",), "held"),
+    "resend": (("failed", "parked"), "pending"),
+}
+
+
+def move_notice(session: Session, message_id: int, action: str, now: datetime) -> bool:
+    """Approve a held notice, hold a pending one, or queue a failed one again.
+    False when the notice was not in a state that allows it (someone was faster)."""
+    sources, target = NOTICE_MOVES[action]
+    values: dict[str, Any] = {"status": target}
+    if target == "pending":
+        values.update(next_attempt_at=now, claimed_by=None, claimed_until=None)
+    if action == "resend":
+        values.update(attempts=0, last_error=None)
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(sources))
+        .values(**values)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+# -- calendar changes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MovedDeadline:
+    case_id: int
+    name: str
+    old: date
+    new: date
+
+
+def set_calendar_day(session: Session, day: date, kind: str, source: str, now: datetime) -> None:
+    if kind not in ("closure", "working"):
+        raise InvalidInput("kind", f"'{kind}' is not closure or working")
+    if not source.strip():
+        raise InvalidInput("source", "say where the change comes from (a decision, a notice)")
+    row = session.get(CalendarDay, day) or CalendarDay(day=day, kind=kind, source="", created_at=now)
+    row.kind, row.source = kind, source.strip()[:255]
+    session.add(row)
+    session.flush()
+
+
+def remove_calendar_day(session: Session, day: date) -> None:
+    row = session.get(CalendarDay, day)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def recalculate_deadlines(app: Any, actor: str, session: Session) -> list[MovedDeadline]:
+    """After a calendar change: reload the engine's calendar and move every open report
+    deadline that the change touches (through Engine.update_fields, which records the
+    change in the case's history and re-arms its timers).
+
+    A deadline is recomputed from what set it last: the return (the workflow's
+    ``report_deadline``) or a rejection (``reject_new_deadline`` from that day). A
+    deadline a coordinator chose by hand (extend) stays. Only cases still waiting for
+    their report (report_due) move; an overdue case stays overdue.
+    """
+    app.engine.reload_calendar(session)
+    moved: list[MovedDeadline] = []
+    rows = session.exec(
+        select(Case).where(Case.state == "report_due", Case.deadline.is_not(None))
+    ).all()
+    for case in rows:
+        new = _recomputed_deadline(app, session, case)
+        if new is None or new == case.deadline:
+            continue
+        old = case.deadline
+        app.engine.update_fields(
+            session,
+            case.id,
+            {"deadline": new},
+            actor=actor,
+            reason="calendar changed / lịch làm việc thay đổi",
+            expected_version=case.version,
+        )
+        moved.append(MovedDeadline(case.id, case.name, old, new))
+    return moved
+
+
+def _recomputed_deadline(app: Any, session: Session, case: Case) -> date | None:
+    origin = session.exec(
+        select(Event)
+        .where(
+            Event.case_id == case.id,
+            Event.to_state == "report_due",
+            Event.event.in_(("open_report", "reject", "extend")),
+        )
+        .order_by(Event.id.desc())
+    ).first()
+    if origin is None or origin.event == "extend":
+        return None
+    rules = app.engine.rules(case.workflow)
+    if origin.event == "reject":
+        due = rules.settings.get("reject_new_deadline")
+        return rules.deadline(rules.local_date(origin.at), due) if due else None
+    module = __import__(f"workflows.{case.workflow}", fromlist=["report_deadline"])
+    compute = getattr(module, "report_deadline", None)
+    if compute is None or case.actual_return is None:
+        return None
+    return compute(case, rules)
