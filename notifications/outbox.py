@@ -3,6 +3,13 @@
 The engine hands over :class:`NoticeRequest` values; :func:`build_rows` routes them
 (roles → addresses, from config and the units table) and turns them into outbox row
 dicts that the storage layer inserts with insert-or-ignore on the unique key.
+
+With a :class:`NoticePolicy` (the engine gets one from :func:`row_options`) a row
+also gets the recipient unit's language, waits for the next opening of the send
+window (office hours on working days), and starts ``held`` when its kind needs a
+coordinator's approval. A notice nobody can receive is ``parked`` with the reason
+and raises an alert row to the coordinators in the same transaction: nothing is
+skipped silently.
 """
 
 from __future__ import annotations
@@ -10,8 +17,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine import clock
+from engine.calendar import BusinessCalendar
+
+ALERT = "alert"
+# Roles whose language is the unit's own (the rest get the default language).
+UNIT_ROLES = frozenset({"unit", "unit_head", "person", "contact", "receiving_agency"})
+CONFIG_ROLES = ("coordinators", "leadership", "provincial_leadership")
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,62 @@ def message_id_for(key: str, domain: str) -> str:
 
 
 @dataclass(frozen=True)
+class SendWindow:
+    """Office hours on working days, in the organisation's zone."""
+
+    start: time
+    end: time
+    tz: ZoneInfo
+    calendar: BusinessCalendar
+
+    def next_opening(self, instant: datetime) -> datetime:
+        """``instant`` itself when it is inside the window, else the next opening."""
+        local = clock.to_local(instant, self.tz)
+        day, at = local.date(), local.time().replace(tzinfo=None)
+        if self.calendar.is_working_day(day):
+            if self.start <= at < self.end:
+                return instant
+            if at < self.start:
+                return clock.from_local(day, self.start, self.tz)
+        day = self.calendar.next_working_day(day + timedelta(days=1))
+        return clock.from_local(day, self.start, self.tz)
+
+    def is_open(self, instant: datetime) -> bool:
+        return self.next_opening(instant) == instant
+
+
+@dataclass(frozen=True)
+class NoticePolicy:
+    """What config says about new rows: language, send window, approval per kind."""
+
+    language: str = "vi"
+    window: SendWindow | None = None
+    approval: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Any, calendar: BusinessCalendar | None = None) -> NoticePolicy:
+        from engine.config import parse_window
+
+        notifications = config.notifications
+        start, end = parse_window(notifications.send_window)
+        window = SendWindow(
+            start, end, config.organisation.tz, calendar or config.business_calendar()
+        )
+        return cls(notifications.language or "vi", window, dict(notifications.approval))
+
+    def needs_approval(self, kind: str) -> bool:
+        return self.approval.get(kind, "auto") == "coordinator"
+
+    def send_at(self, instant: datetime) -> datetime:
+        return self.window.next_opening(instant) if self.window else instant
+
+
+def row_options(config: Any, calendar: BusinessCalendar) -> dict[str, Any]:
+    """The engine's hook: extra keyword arguments for :func:`build_rows`."""
+    return {"policy": NoticePolicy.from_config(config, calendar)}
+
+
+@dataclass(frozen=True)
 class Router:
     """Resolves recipient roles to addresses."""
 
@@ -58,7 +130,7 @@ class Router:
             if role == "ladder":
                 step = self.ladder[min(max(request.level, 1), len(self.ladder)) - 1]
                 addrs = list(getattr(self.recipients, step, ()))
-            elif role in ("coordinators", "leadership", "provincial_leadership"):
+            elif role in CONFIG_ROLES:
                 addrs = list(getattr(self.recipients, role, ()))
             elif role == "unit":
                 addrs = [unit.email] if unit is not None and unit.email else []
@@ -68,42 +140,154 @@ class Router:
                 addrs = [ctx["email"]] if ctx.get("email") else []
             else:  # contact, receiving_agency: kept in the case's data
                 addrs = [ctx[f"{role}_email"]] if ctx.get(f"{role}_email") else []
+            addrs = [a.strip() for a in addrs if a and a.strip()]
             if not addrs:
                 missing.append(role)
             found.extend(a for a in addrs if a not in found)
         return found, missing
 
+    def language(self, request: NoticeRequest, default: str) -> str:
+        unit = self.units.get(request.unit_id) if request.unit_id else None
+        if unit is not None and set(request.to) & UNIT_ROLES:
+            return getattr(unit, "language", None) or default
+        return default
+
 
 def build_rows(
-    requests: Iterable[NoticeRequest], router: Router, now: datetime, domain: str
+    requests: Iterable[NoticeRequest],
+    router: Router,
+    now: datetime,
+    domain: str,
+    *,
+    policy: NoticePolicy | None = None,
 ) -> list[dict[str, Any]]:
-    """Outbox row values for each request; a notice nobody can receive is parked."""
-    rows = []
+    """Outbox row values for each request. A notice nobody can receive is parked and
+    an alert row to the coordinators comes with it."""
+    policy = policy or NoticePolicy()
+    rows: list[dict[str, Any]] = []
     for request in requests:
         to, missing_to = router.resolve(request, request.to)
         cc, _missing_cc = router.resolve(request, request.cc)
         cc = [a for a in cc if a not in to]
-        parked = not to
-        rows.append(
-            {
-                "key": request.key,
-                "kind": request.kind,
-                "case_id": request.case_id,
-                "level": request.level,
-                "language": "vi",
-                "to_addrs": to,
-                "cc_addrs": cc,
-                "context": _jsonable(dict(request.context)),
-                "status": "parked" if parked else "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": f"no address for {', '.join(missing_to)}" if parked else None,
-                "refused": {},
-                "message_id": message_id_for(request.key, domain),
-                "created_at": now,
-            }
+        context = _jsonable(dict(request.context))
+        context["_route"] = {
+            "to": list(request.to),
+            "cc": list(request.cc),
+            "attach": list(request.attach),
+            "unit_id": request.unit_id,
+            "workflow": request.workflow,
+            "deadline": request.deadline.isoformat() if request.deadline else None,
+        }
+        row = new_row(
+            key=request.key,
+            kind=request.kind,
+            case_id=request.case_id,
+            level=request.level,
+            language=router.language(request, policy.language),
+            to=to,
+            cc=cc,
+            context=context,
+            now=now,
+            domain=domain,
+            policy=policy,
         )
+        rows.append(row)
+        if not to:
+            reason = f"no address for {', '.join(missing_to)}"
+            row.update(status="parked", last_error=reason)
+            rows.append(
+                alert_row(
+                    row,
+                    "unroutable",
+                    reason,
+                    router.recipients,
+                    now,
+                    domain,
+                    policy,
+                    missing=missing_to,
+                )
+            )
     return rows
+
+
+def new_row(
+    *,
+    key: str,
+    kind: str,
+    case_id: int | None,
+    level: int,
+    language: str,
+    to: list[str],
+    cc: list[str],
+    context: dict[str, Any],
+    now: datetime,
+    domain: str,
+    policy: NoticePolicy,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "kind": kind,
+        "case_id": case_id,
+        "level": level,
+        "language": language,
+        "to_addrs": to,
+        "cc_addrs": cc,
+        "context": context,
+        "status": "held" if policy.needs_approval(kind) else "pending",
+        "attempts": 0,
+        "next_attempt_at": policy.send_at(now),
+        "last_error": None,
+        "refused": {},
+        "message_id": message_id_for(key, domain),
+        "letter_number": None,
+        "created_at": now,
+    }
+
+
+def alert_row(
+    row: Mapping[str, Any],
+    cause: str,
+    reason: str,
+    recipients: Any,
+    now: datetime,
+    domain: str,
+    policy: NoticePolicy,
+    *,
+    missing: Iterable[str] = (),
+    outbox_id: int | None = None,
+) -> dict[str, Any]:
+    """One alert to the coordinators about ``row`` (unroutable, failed, refused, render).
+
+    Its key derives from the row's key and the cause, so each problem alerts once.
+    """
+    ctx = dict(row.get("context") or {})
+    snapshot = {k: v for k, v in ctx.items() if not k.startswith("_") and k != "alert"}
+    snapshot["alert"] = {
+        "kind": row["kind"],
+        "cause": cause,
+        "reason": reason,
+        "to": list(row.get("to_addrs") or []) + list(row.get("cc_addrs") or []),
+        "missing": list(missing),
+        "outbox_key": row["key"],
+        "outbox_id": outbox_id,
+    }
+    to = [a for a in getattr(recipients, "coordinators", ()) if a]
+    alert = new_row(
+        key=f"{ALERT}:{cause}:{row['key']}"[:255],
+        kind=ALERT,
+        case_id=row.get("case_id"),
+        level=0,
+        language=policy.language,
+        to=to,
+        cc=[],
+        context=snapshot,
+        now=now,
+        domain=domain,
+        policy=NoticePolicy(policy.language, policy.window, {}),  # alerts never wait
+    )
+    if not to:  # nobody to tell: the row stays visible to anyone who looks at the outbox
+        alert.update(status="parked", last_error="no address for coordinators")
+    return alert
 
 
 def _jsonable(value: Any) -> Any:

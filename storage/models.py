@@ -209,3 +209,13 @@ class Attachment(SQLModel, table=True):
     content: bytes
     uploaded_by: str = Field(max_length=128)
     uploaded_at: NaiveDatetime
+
+
+class AppSecret(SQLModel, table=True):
+    """Keys generated once per database (the link-signing key when none is configured)."""
+
+    __tablename__ = "app_secret"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+    created_at: NaiveDatetime

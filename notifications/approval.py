@@ -1,0 +1,99 @@
+"""A coordinator's hand on the outbox: approve a held letter, hold a pending one, send
+a failed or parked one again.
+
+``[notifications] approval = {urging_letter = "coordinator"}`` makes new rows of
+that kind start ``held``; :func:`approve` releases them into the next send window.
+Every action is written to the case's history with its actor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.config import Config
+from notifications import store
+from notifications.outbox import NoticePolicy, NoticeRequest, Router
+from notifications.store import OutboxStateError
+from storage.db import Database
+
+
+def _policy(db: Database, config: Config) -> NoticePolicy:
+    closures, working = store.calendar_overlay(db)
+    return NoticePolicy.from_config(
+        config, config.business_calendar().with_overlay(closures, working)
+    )
+
+
+def approve(
+    db: Database, config: Config, outbox_id: int, actor: str, now: datetime
+) -> dict[str, Any]:
+    """held → pending, due at the next opening of the send window."""
+    next_at = _policy(db, config).send_at(now)
+    return store.change_status(
+        db,
+        outbox_id,
+        ("held",),
+        {"status": "pending", "next_attempt_at": next_at},
+        "notice_approved",
+        actor,
+        now,
+    )
+
+
+def hold(db: Database, outbox_id: int, actor: str, now: datetime) -> dict[str, Any]:
+    """pending → held (a coordinator wants to look at it first)."""
+    return store.change_status(
+        db, outbox_id, ("pending",), {"status": "held"}, "notice_held", actor, now
+    )
+
+
+def resend(
+    db: Database, config: Config, outbox_id: int, actor: str, now: datetime
+) -> dict[str, Any]:
+    """failed | parked → pending with a fresh count of attempts.
+
+    The recipients are worked out again from the current units and config (a unit
+    may have been given its missing address); if there is still nobody to send to,
+    the row stays as it is and the error says who is missing."""
+    row = store.get_row(db, outbox_id)
+    values: dict[str, Any] = {
+        "status": "pending",
+        "attempts": 0,
+        "last_error": None,
+        "refused": {},
+        "next_attempt_at": _policy(db, config).send_at(now),
+    }
+    route = (row.get("context") or {}).get("_route")
+    if route:
+        to, cc, missing = _reroute(db, config, row, route)
+        if not to:
+            raise OutboxStateError(
+                f"outbox message {outbox_id}: still no address for {', '.join(missing)}"
+            )
+        values.update(to_addrs=to, cc_addrs=cc)
+    return store.change_status(
+        db, outbox_id, ("failed", "parked"), values, "notice_resent", actor, now
+    )
+
+
+def _reroute(
+    db: Database, config: Config, row: dict[str, Any], route: dict[str, Any]
+) -> tuple[list[str], list[str], list[str]]:
+    ctx = {k: v for k, v in (row.get("context") or {}).items() if not k.startswith("_")}
+    request = NoticeRequest(
+        kind=row["kind"],
+        workflow=route.get("workflow") or ctx.get("workflow") or "trip",
+        case_id=row.get("case_id"),
+        at=row["created_at"],
+        to=tuple(route.get("to") or ()),
+        cc=tuple(route.get("cc") or ()),
+        attach=tuple(route.get("attach") or ()),
+        level=row.get("level") or 0,
+        context=ctx,
+        unit_id=route.get("unit_id"),
+    )
+    router = Router(store.units_by_id(db), config.recipients)
+    to, missing = router.resolve(request, request.to)
+    cc, _ = router.resolve(request, request.cc)
+    return to, [a for a in cc if a not in to], missing

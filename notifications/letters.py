@@ -1,0 +1,247 @@
+"""Formal letters (công văn) as editable DOCX, laid out as Decree 30/2020/NĐ-CP form 1.5.
+
+A4 portrait; margins top/bottom 20 mm, left 30 mm, right 15 mm; Times New Roman,
+black. Header: a two-column table without borders — left the parent body (capitals),
+the issuing body (bold capitals) with a short rule, ``Số: 05/SNgV-LSHTQT`` and the
+``V/v`` subject; right the national title (bold capitals), the motto (bold) with a
+rule as long as it, and the italic place-and-date line. Then ``Kính gửi:``, the body
+(14 pt, justified, first-line indent 1.27 cm, 6 pt between paragraphs, ending in
+``./.``), and a closing table: ``Nơi nhận:`` (bold italic 12 pt, list in 11 pt) on
+the left, the signature block (bold capitals, then the name in bold) on the right.
+Page numbers are centred in the top margin from page 2 on.
+
+The words come from :class:`notifications.render.LetterText`; the number and date
+from the outbox row (assigned once, when the letter is first rendered for sending).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Mm, Pt, RGBColor
+
+from notifications.dates import letter_date_line
+from notifications.render import LetterText
+
+FONT = "Times New Roman"
+BODY_PT = 14
+CONTENT_WIDTH_MM = 210 - 30 - 15
+LEFT_COL_MM = 62
+RIGHT_COL_MM = CONTENT_WIDTH_MM - LEFT_COL_MM
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def letter_docx(
+    letter: LetterText,
+    *,
+    number: str,
+    on: date,
+    org: Mapping[str, Any],
+    created: datetime | None = None,
+) -> bytes:
+    """The letter as DOCX bytes."""
+    doc = Document()
+    _page(doc)
+    _styles(doc)
+    _header_table(doc, letter, number, on, org)
+    _recipients(doc, letter.recipients)
+    body = list(letter.body)
+    if body and not body[-1].endswith("./."):
+        body[-1] = body[-1].rstrip(" .") + "./."  # Decree 30: the text ends with ./.
+    for text in body:
+        _body_paragraph(doc, text)
+    _closing_table(doc, letter.copies, org)
+    props = doc.core_properties
+    props.title = f"V/v {letter.subject}"
+    props.subject = f"Số: {number}"
+    props.author = str(org.get("name", ""))
+    props.language = "vi-VN"
+    if created is not None:
+        props.created = created
+        props.modified = created
+        props.last_modified_by = str(org.get("name", ""))
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def letter_filename(kind: str, number: str) -> str:
+    """An ASCII file name: ``cong-van-05-SNgV-LSHTQT.docx``."""
+    prefix = {"urging_letter": "cong-van-don-doc", "escalation": "cong-van-de-xuat-xu-ly"}
+    ascii_number = unicodedata.normalize("NFKD", number).encode("ascii", "ignore").decode()
+    ascii_number = re.sub(r"[^A-Za-z0-9-]+", "-", ascii_number).strip("-")
+    return f"{prefix.get(kind, 'cong-van')}-{ascii_number}.docx"
+
+
+def _page(doc: Any) -> None:
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(20), Mm(20)
+    section.left_margin, section.right_margin = Mm(30), Mm(15)
+    section.header_distance = Mm(10)
+    section.different_first_page_header_footer = True
+    paragraph = section.header.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _page_field(paragraph)
+
+
+def _page_field(paragraph: Any) -> None:
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), "PAGE")
+    run = OxmlElement("w:r")
+    text = OxmlElement("w:t")
+    text.text = "2"
+    run.append(text)
+    field.append(run)
+    paragraph._p.append(field)
+
+
+def _styles(doc: Any) -> None:
+    style = doc.styles["Normal"]
+    style.font.name = FONT
+    style.font.size = Pt(BODY_PT)
+    style.font.color.rgb = RGBColor(0, 0, 0)
+    fonts = style.element.get_or_add_rPr().get_or_add_rFonts()
+    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        fonts.set(qn(attr), FONT)
+    fmt = style.paragraph_format
+    fmt.space_before = Pt(0)
+    fmt.space_after = Pt(0)
+    fmt.line_spacing = 1.0
+
+
+def _run(paragraph: Any, text: str, size: float, *, bold=False, italic=False, caps=False) -> Any:
+    run = paragraph.add_run(text.upper() if caps else text)
+    run.font.name = FONT
+    run.font.size = Pt(size)
+    run.bold = bold
+    run.italic = italic
+    return run
+
+
+def _centered(cell_or_doc: Any, first: bool = False) -> Any:
+    paragraph = cell_or_doc.paragraphs[0] if first else cell_or_doc.add_paragraph()
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    return paragraph
+
+
+def _rule(cell: Any, length_mm: float, column_mm: float) -> None:
+    """A centred horizontal rule ``length_mm`` long: the bottom border of a tiny paragraph."""
+    paragraph = cell.add_paragraph()
+    side = max((column_mm - length_mm) / 2, 0)
+    paragraph.paragraph_format.left_indent = Mm(side)
+    paragraph.paragraph_format.right_indent = Mm(side)
+    _run(paragraph, "", 2)
+    ppr = paragraph._p.get_or_add_pPr()
+    borders = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for key, value in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
+        bottom.set(qn(key), value)
+    borders.append(bottom)
+    ppr.append(borders)
+
+
+def _no_borders(table: Any) -> None:
+    tbl_pr = table._tbl.tblPr
+    borders = OxmlElement("w:tblBorders")
+    for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        element = OxmlElement(f"w:{edge}")
+        element.set(qn("w:val"), "nil")
+        borders.append(element)
+    tbl_pr.append(borders)
+
+
+def _two_columns(doc: Any, left_mm: float, right_mm: float) -> tuple[Any, Any]:
+    table = doc.add_table(rows=1, cols=2)
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    _no_borders(table)
+    left, right = table.rows[0].cells
+    for cell, width in ((left, left_mm), (right, right_mm)):
+        cell.width = Mm(width)
+    for column, width in zip(table.columns, (left_mm, right_mm), strict=True):
+        column.width = Mm(width)
+    return left, right
+
+
+def _header_table(
+    doc: Any, letter: LetterText, number: str, on: date, org: Mapping[str, Any]
+) -> None:
+    left, right = _two_columns(doc, LEFT_COL_MM, RIGHT_COL_MM)
+    _run(_centered(left, first=True), str(org.get("parent_body", "")), 13, caps=True)
+    _run(_centered(left), str(org.get("name", "")), 13, bold=True, caps=True)
+    _rule(left, 22, LEFT_COL_MM)
+    paragraph = _centered(left)
+    paragraph.paragraph_format.space_before = Pt(6)
+    _run(paragraph, f"Số: {number}", 13)
+    paragraph = _centered(left)
+    paragraph.paragraph_format.space_before = Pt(3)
+    _run(paragraph, f"V/v {letter.subject}", 12)
+
+    _run(
+        _centered(right, first=True), "Cộng hòa xã hội chủ nghĩa Việt Nam", 12, bold=True, caps=True
+    )
+    _run(_centered(right), "Độc lập - Tự do - Hạnh phúc", 13, bold=True)
+    _rule(right, 61, RIGHT_COL_MM)
+    paragraph = _centered(right)
+    paragraph.paragraph_format.space_before = Pt(6)
+    _run(paragraph, letter_date_line(str(org.get("place", "")), on), 13, italic=True)
+
+
+def _recipients(doc: Any, recipients: tuple[str, ...]) -> None:
+    spacer = doc.add_paragraph()
+    spacer.paragraph_format.space_before = Pt(12)
+    names = [r.rstrip(" .;") for r in recipients if r.strip(" .;")]
+    if len(names) <= 1:
+        paragraph = _centered(doc)
+        _run(paragraph, f"Kính gửi: {names[0] if names else ''}.", BODY_PT)
+    else:
+        paragraph = _centered(doc)
+        _run(paragraph, "Kính gửi:", BODY_PT)
+        for i, name in enumerate(names):
+            line = doc.add_paragraph()
+            line.paragraph_format.left_indent = Cm(4.5)
+            end = "." if i == len(names) - 1 else ";"
+            _run(line, f"- {name}{end}", BODY_PT)
+    paragraph = doc.add_paragraph()
+    paragraph.paragraph_format.space_after = Pt(6)
+
+
+def _body_paragraph(doc: Any, text: str) -> None:
+    paragraph = doc.add_paragraph()
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    fmt = paragraph.paragraph_format
+    fmt.first_line_indent = Cm(1.27)
+    fmt.space_after = Pt(6)
+    fmt.line_spacing = 1.15
+    _run(paragraph, text, BODY_PT)
+
+
+def _closing_table(doc: Any, copies: tuple[str, ...], org: Mapping[str, Any]) -> None:
+    doc.add_paragraph()
+    left, right = _two_columns(doc, 80, CONTENT_WIDTH_MM - 80)
+    heading = left.paragraphs[0]
+    _run(heading, "Nơi nhận:", 12, bold=True, italic=True)
+    for line in copies:
+        _run(left.add_paragraph(), f"- {line}", 11)
+
+    paragraph = _centered(right, first=True)
+    if org.get("signer_title"):
+        _run(paragraph, str(org["signer_title"]), 14, bold=True, caps=True)
+        paragraph = _centered(right)
+    _run(paragraph, str(org.get("signer_position", "")), 14, bold=True, caps=True)
+    for _ in range(4):
+        right.add_paragraph()
+    _run(_centered(right), str(org.get("signer_name", "")), 14, bold=True)

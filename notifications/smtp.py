@@ -1,0 +1,394 @@
+"""The sender: delivers due outbox rows over SMTP (aiosmtplib), reliably.
+
+One pass (:func:`deliver_due`):
+
+1. Outside the send window (office hours on working days) nothing is sent; due rows
+   are moved to the next opening.
+2. Rows are claimed in small batches: ``sending`` with ``claimed_by`` and a lease
+   (``[worker] lease_s``) in one short transaction. A row whose lease expired
+   (its sender died) is due again.
+3. Each row is rendered (a letter gets its number once, first), then sent over one
+   of ``[smtp] connections`` reused connections, concurrently. STARTTLS or implicit
+   TLS as configured; the username from config, the password only from
+   ``THEODOI_SMTP__PASSWORD``.
+4. Each outcome is written at once, in its own transaction:
+   * accepted → ``sent`` (recipients the server refused while accepting others
+     are recorded in ``refused``, and the coordinators get one alert);
+   * temporary failure (connection refused, timeout, 4xx) → back to ``pending``
+     with ``attempts``+1 and exponential backoff with jitter, into the send window;
+     after ``[smtp] max_attempts`` it fails for good;
+   * permanent failure (5xx) → ``failed`` plus ONE alert row to the coordinators;
+   * render failure → ``parked`` with the error, plus one alert; the others go on.
+5. Circuit breaker: when the server itself cannot be reached, the pass stops; the
+   rows claimed but not tried go back untouched.
+
+Delivery is at-least-once. The only messages that can be sent twice are those the
+server had accepted when the sender died before writing ``sent``: at most one per
+connection (``[smtp] connections``), and they carry the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import random
+import secrets
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosmtplib
+
+from engine.clock import local_date
+from engine.config import Config
+from notifications import links, store
+from notifications.context import CASE_ITEM_KEYS
+from notifications.dates import as_date, letter_number
+from notifications.message import Built, MessageBuilder, needs_letter
+from notifications.outbox import ALERT, NoticePolicy, alert_row
+from notifications.render import Renderer, RenderError
+from storage.db import Database
+
+log = logging.getLogger("theodoi.sender")
+
+
+@dataclass
+class DeliveryReport:
+    """What one pass did (counts), with one line per message for ``simulate``."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    parked: int = 0
+    released: int = 0
+    refused: int = 0  # recipients refused while the message went to others
+    alerts: int = 0
+    window_closed: bool = False
+    circuit_open: bool = False
+    lines: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.window_closed:
+            return "outside the send window: nothing sent"
+        text = (
+            f"sent {self.sent}, retry later {self.retried}, failed {self.failed}, "
+            f"parked {self.parked}"
+        )
+        if self.circuit_open:
+            text += " (mail server unreachable: stopped this pass)"
+        return text
+
+    def __bool__(self) -> bool:  # the service logs only the passes that did something
+        return bool(self.claimed)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # temporary | permanent
+    error: str
+    connection: bool = False  # the server is unreachable: open the circuit
+
+
+def classify(exc: BaseException) -> Outcome:
+    """Temporary or permanent, and whether the server itself is down."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        permanent = bool(codes) and all(code >= 500 for code in codes)
+        return Outcome("permanent" if permanent else "temporary", f"all recipients refused: {text}")
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPHeloError):
+        return Outcome("temporary", f"{exc.code} {exc.message}", connection=True)
+    if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
+        return Outcome("temporary", f"{exc.code} {exc.message}", connection=True)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if exc.code == 421:  # the server is closing the channel
+            return Outcome("temporary", f"{exc.code} {exc.message}", connection=True)
+        kind = "permanent" if exc.code >= 500 else "temporary"
+        return Outcome(kind, f"{exc.code} {exc.message}")
+    if isinstance(exc, OSError | TimeoutError | aiosmtplib.SMTPException | ssl.SSLError):
+        return Outcome("temporary", f"{type(exc).__name__}: {exc}", connection=True)
+    return Outcome("temporary", f"{type(exc).__name__}: {exc}", connection=True)
+
+
+def backoff_delay(attempts: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random."""
+    delay = min(base_s * 2 ** max(attempts - 1, 0), max_s)
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+class _Connections:
+    """``[smtp] connections`` reusable SMTP connections, one per worker coroutine."""
+
+    def __init__(self, config: Config) -> None:
+        self.cfg = config.smtp
+        self.helo = config.smtp.from_address.rpartition("@")[2] or "localhost"
+        self.clients: list[aiosmtplib.SMTP | None] = [None] * config.smtp.connections
+
+    async def get(self, slot: int) -> aiosmtplib.SMTP:
+        client = self.clients[slot]
+        if client is not None and client.is_connected:
+            return client
+        cfg = self.cfg
+        client = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            username=cfg.username or None,
+            password=(cfg.password or None) if cfg.username else None,
+            local_hostname=self.helo,
+            timeout=cfg.timeout_s,
+            use_tls=cfg.tls,
+            start_tls=bool(cfg.starttls and not cfg.tls),
+            cert_bundle=cfg.ca_file or None,
+        )
+        await client.connect()
+        self.clients[slot] = client
+        return client
+
+    async def drop(self, slot: int) -> None:
+        client, self.clients[slot] = self.clients[slot], None
+        if client is not None:
+            client.close()
+
+    async def close(self) -> None:
+        for slot, client in enumerate(self.clients):
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                    client.close()
+            self.clients[slot] = None
+
+
+class _Pass:
+    """One delivery pass; see the module docstring."""
+
+    def __init__(
+        self, db: Database, config: Config, now: datetime, worker_id: str, rng: random.Random
+    ) -> None:
+        self.db, self.config, self.now, self.rng = db, config, now, rng
+        self.worker_id = worker_id[:40]
+        self.report = DeliveryReport()
+        closures, working = store.calendar_overlay(db)
+        self.calendar = config.business_calendar().with_overlay(closures, working)
+        self.policy = NoticePolicy.from_config(config, self.calendar)
+        self.domain = config.smtp.from_address.rpartition("@")[2] or "theodoi.local"
+        self.lease_s = config.worker.lease_s
+        self.batch = max(config.smtp.connections * 8, 8)
+        self.circuit_open = False
+
+    async def run(self, limit: int | None) -> DeliveryReport:
+        window = self.policy.window
+        assert window is not None
+        if not window.is_open(self.now):
+            store.defer_closed_window(self.db, self.now, window.next_opening(self.now))
+            self.report.window_closed = True
+            return self.report
+        secret = links.secret_key(self.db, self.config, self.now)
+        renderer = Renderer(self.config.notifications.template_dir or None)
+        self.builder = MessageBuilder(self.config, self.calendar, renderer, secret)
+        pool = _Connections(self.config)
+        try:
+            while not self.circuit_open:
+                room = self.batch if limit is None else min(self.batch, limit - self.report.claimed)
+                if room <= 0:
+                    break
+                token = f"{self.worker_id}/{secrets.token_hex(4)}"
+                lease_until = self.now + timedelta(seconds=self.lease_s)
+                rows = store.claim(self.db, self.now, token, lease_until, room)
+                if not rows:
+                    break
+                self.report.claimed += len(rows)
+                await self._batch(rows, token, pool)
+        finally:
+            await pool.close()
+        self.report.circuit_open = self.circuit_open
+        return self.report
+
+    async def _batch(self, rows: list[dict[str, Any]], token: str, pool: _Connections) -> None:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for row in rows:
+            queue.put_nowait(row)
+        started = time.monotonic()
+        untried: list[int] = []
+
+        async def worker(slot: int) -> None:
+            while not queue.empty():
+                row = queue.get_nowait()
+                # Stop before the lease can run out under us (another sender would
+                # take the row and both would send it).
+                if self.circuit_open or time.monotonic() - started > self.lease_s / 2:
+                    untried.append(row["id"])
+                    continue
+                await self._one(row, token, pool, slot)
+
+        await asyncio.gather(*(worker(slot) for slot in range(len(pool.clients))))
+        if untried:
+            store.release(self.db, untried, token)
+            self.report.released += len(untried)
+
+    async def _one(self, row: dict[str, Any], token: str, pool: _Connections, slot: int) -> None:
+        try:
+            built = self._build(row)
+        except RenderError as exc:
+            self._stop(row, token, "parked", str(exc), "render")
+            return
+        try:
+            client = await pool.get(slot)
+            refused, _response = await client.sendmail(
+                self.config.smtp.from_address, built.recipients, built.as_bytes()
+            )
+        except Exception as exc:  # noqa: BLE001 — every failure is classified and recorded
+            await pool.drop(slot)
+            self._failed(row, token, classify(exc))
+            return
+        refusals = {addr: f"{r.code} {r.message}" for addr, r in (refused or {}).items()}
+        store.mark_sent(self.db, row, self.now, refusals)
+        self.report.sent += 1
+        to = ", ".join(row["to_addrs"])
+        self.report.lines.append(f"sent {row['kind']} to {to}: {built.subject}")
+        if refusals:
+            self.report.refused += len(refusals)
+            reason = "; ".join(f"{a}: {e}" for a, e in refusals.items())
+            self._alert(row, "refused", f"refused by the server: {reason}")
+
+    def _build(self, row: dict[str, Any]) -> Built:
+        if row["kind"] == ALERT:
+            alert = dict((row["context"] or {}).get("alert") or {})
+            if alert.get("outbox_key") and not alert.get("outbox_id"):
+                alert["outbox_id"] = store.outbox_id_for_key(self.db, alert["outbox_key"])
+                row["context"] = {**row["context"], "alert": alert}
+        if needs_letter(row) and not row.get("letter_number"):
+            self._number_letter(row)
+        return self.builder.build(row, self.now)
+
+    def _number_letter(self, row: dict[str, Any]) -> None:
+        """The letter's number, date and (for escalations) the unit's overdue cases,
+        fixed once in the row so that a retry renders the same letter."""
+        today = local_date(self.now, self.config.organisation.tz)
+        ctx = row.get("context") or {}
+        extra: dict[str, Any] = {"letter_date": today.isoformat()}
+        if row["kind"] != "urging_letter":
+            cases = store.unit_overdue_cases(
+                self.db, row.get("case_id"), ctx.get("workflow") or "trip"
+            )
+            cases = [{k: c.get(k) for k in CASE_ITEM_KEYS} for c in cases]
+            extra["cases"] = cases
+            own = next((c for c in cases if c["case_id"] == row.get("case_id")), None)
+            if own and own.get("urging_number"):
+                urging_on = as_date(own["urging_date"]) if own.get("urging_date") else None
+                extra["urging"] = {
+                    "letter_number": own["urging_number"],
+                    "date": urging_on.isoformat() if urging_on else None,
+                }
+        org = self.config.organisation
+        number, context = store.number_letter(
+            self.db,
+            row["id"],
+            today.year,
+            lambda n: letter_number(n, org.short_name, org.office_code),
+            extra,
+        )
+        row["letter_number"], row["context"] = number, context
+
+    def _failed(self, row: dict[str, Any], token: str, outcome: Outcome) -> None:
+        if outcome.connection:
+            self.circuit_open = True
+        attempts = int(row["attempts"])
+        if outcome.kind == "permanent":
+            self._stop(row, token, "failed", outcome.error, "failed")
+            return
+        if attempts >= self.config.smtp.max_attempts:
+            self._stop(
+                row,
+                token,
+                "failed",
+                f"gave up after {attempts} attempts: {outcome.error}",
+                "failed",
+            )
+            return
+        delay = backoff_delay(
+            attempts, self.config.smtp.retry_base_s, self.config.smtp.retry_max_s, self.rng
+        )
+        next_at = self.policy.send_at(self.now + timedelta(seconds=delay))
+        store.mark_retry(self.db, row, token, next_at, outcome.error)
+        self.report.retried += 1
+        self.report.lines.append(f"retry {row['kind']} (attempt {attempts}): {outcome.error}")
+
+    def _stop(self, row: dict[str, Any], token: str, status: str, error: str, cause: str) -> None:
+        alert = None
+        if row["kind"] != ALERT:  # never alert about an alert
+            alert = alert_row(
+                row,
+                cause,
+                error,
+                self.config.recipients,
+                self.now,
+                self.domain,
+                self.policy,
+                outbox_id=row["id"],
+            )
+            self.report.alerts += 1
+        store.mark_stopped(self.db, row, token, status, error, self.now, alert)
+        if status == "failed":
+            self.report.failed += 1
+        else:
+            self.report.parked += 1
+        self.report.lines.append(f"{status} {row['kind']}: {error}")
+        log.warning("outbox %s %s: %s", row["id"], status, error)
+
+    def _alert(self, row: Mapping[str, Any], cause: str, reason: str) -> None:
+        if row["kind"] == ALERT:
+            return
+        alert = alert_row(
+            row,
+            cause,
+            reason,
+            self.config.recipients,
+            self.now,
+            self.domain,
+            self.policy,
+            outbox_id=row["id"],
+        )
+        store.insert_rows(self.db, [alert])
+        self.report.alerts += 1
+
+
+async def adeliver_due(
+    db: Database,
+    config: Config,
+    now: datetime,
+    worker_id: str = "sender",
+    *,
+    limit: int | None = None,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
+    """The async core of :func:`deliver_due`."""
+    return await _Pass(db, config, now, worker_id, rng or random.Random()).run(limit)
+
+
+def deliver_due(
+    db: Database,
+    config: Config,
+    now: datetime,
+    worker_id: str = "sender",
+    *,
+    limit: int | None = None,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
+    """Deliver what is due at ``now`` (naive UTC; simulated or real), once.
+
+    Safe to call from a thread that runs an event loop (it then uses its own thread).
+    """
+    coro_args = (db, config, now, worker_id)
+    kwargs = {"limit": limit, "rng": rng}
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(adeliver_due(*coro_args, **kwargs))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(adeliver_due(*coro_args, **kwargs))).result()
