@@ -5,7 +5,6 @@ Passwords never appear on the command line: on a terminal they are prompted for
 from standard input.
 """
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated

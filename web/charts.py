@@ -7,12 +7,28 @@ remaining SVG is serialised by lxml, which escapes every label.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
+from typing import Any
 
 import pygal
 from lxml import etree
 from markupsafe import Markup
 from pygal.style import Style
+
+
+def _find_spec(self: Any, fullname: str, path: Any = None, target: Any = None) -> Any:
+    if self.find_module(fullname, path) is None:
+        return None
+    return importlib.util.spec_from_loader(fullname, self)
+
+
+# pygal appends a sys.meta_path finder that has only the legacy find_module(): Python
+# 3.11 then warns (ImportWarning) on every failed import anywhere in the process, which
+# turns optional imports (``try: import uvloop``) into errors under -W error. Giving it
+# the modern method keeps its behaviour and silences that.
+if not hasattr(pygal.PluginImportFixer, "find_spec"):
+    pygal.PluginImportFixer.find_spec = _find_spec  # type: ignore[attr-defined]
 
 STYLE = Style(
     background="white",
