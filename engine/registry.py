@@ -17,7 +17,13 @@ from transitions import Machine, MachineError
 from engine.errors import TransitionNotAllowed
 from workflows.definition import Transition, Workflow
 
-WORKFLOW_MODULES = ("workflows.trip", "workflows.ngo_project", "workflows.agreement")
+WORKFLOW_MODULES = (
+    "workflows.trip",
+    "workflows.ngo_project",
+    "workflows.ngo_report",
+    "workflows.agreement",
+    "workflows.agreement_review",
+)
 
 
 class _Subject:

@@ -21,7 +21,13 @@ from sqlmodel import Session
 from engine.calendar import BusinessCalendar
 from engine.clock import Clock, to_local
 from engine.config import Config
-from engine.errors import ConcurrentUpdate, InvalidInput, NotFound, TheodoiError
+from engine.errors import (
+    ConcurrentUpdate,
+    InvalidInput,
+    NotFound,
+    TheodoiError,
+    TransitionNotAllowed,
+)
 from engine.registry import Registry
 from engine.rules import Rules
 from notifications import outbox
@@ -69,6 +75,10 @@ class CaseWork:
     notices: list[tuple[datetime, Notice, int]] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)  # human-readable changes (simulate)
+    # child cases to open (when, workflow, fields) and events for the parent case,
+    # both carried out in the same transaction after this work is written
+    children: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    parent_events: list[tuple[int, str, Step]] = field(default_factory=list)
 
     @property
     def moved(self) -> bool:
@@ -361,6 +371,11 @@ class Engine:
         source = case.state
         if transition.action is not None:
             transition.action(case, step, rules)
+        if transition.spawn is not None:
+            work.children.extend((step.at, w, f) for w, f in transition.spawn(case, step, rules))
+        if transition.tell_parent and case.parent_id:
+            child_step = _child_step(case, event, step)
+            work.parent_events.append((case.parent_id, transition.tell_parent, child_step))
         case.state = transition.dest
         case.version += 1
         case.updated_at = self.clock.now()
@@ -421,6 +436,9 @@ class Engine:
             if timer.id is not None:
                 work.fired.append(timer.id)
             step = Step(at=timer.fire_at, actor=self.actor, params={})
+            if rule.spawn is not None:
+                rules = self.rules(case.workflow)
+                work.children.extend((step.at, w, f) for w, f in rule.spawn(case, step, rules))
             if rule.event is not None:
                 index = len(work.events)
                 self._transition(case, rule.event, step, work, queue)
@@ -462,6 +480,36 @@ class Engine:
         queries.insert_events(session, events)
         if requests:
             self._enqueue(session, requests, now)
+        self._relate(session, works, notify)
+
+    def _relate(self, session: Session, works: list[CaseWork], notify: bool) -> None:
+        """Open the child cases the steps spawned (initial state, timers, catch-up and
+        notices, as any new case), then fire the events children owe their parents; a
+        parent whose state does not allow the event ignores it. Same transaction."""
+        for work in works:
+            for at, workflow, fields in work.children:
+                fields = {**fields, "parent_id": work.case.id}
+                child = self.create_case(
+                    session, workflow, fields, actor=self.actor, at=at, notify=notify
+                )
+                work.lines.append(
+                    f"{self._fmt(at)}  case {child.id}  opened by case {work.case.id}"
+                    f"  ({workflow}, now {child.state})"
+                )
+            for parent_id, event, step in work.parent_events:
+                try:
+                    self.fire(
+                        session,
+                        parent_id,
+                        event,
+                        actor=step.actor,
+                        at=step.at,
+                        reason=step.reason,
+                        params=step.params,
+                        notify=notify,
+                    )
+                except TransitionNotAllowed:
+                    log.debug("case %s ignores %s from a child", parent_id, event)
 
     def _choose_notices(
         self, work: CaseWork, notify: bool
@@ -555,6 +603,17 @@ class Engine:
 
 class _BatchFailed(TheodoiError):
     pass
+
+
+def _child_step(case: Case, event: str, step: Step) -> Step:
+    """The step a parent receives from a child's transition: same time and actor."""
+    params = {
+        "child_id": case.id,
+        "child_workflow": case.workflow,
+        "child_event": event,
+        "child_key": (case.data or {}).get("key"),
+    }
+    return Step(at=step.at, actor=step.actor, reason=step.reason, params=params)
 
 
 def case_snapshot(case: Case) -> dict[str, Any]:

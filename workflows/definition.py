@@ -23,6 +23,8 @@ from typing import Any
 Guard = Callable[[Any, Any, Any], str | None]  # (case, step, rules) -> refusal or None
 Action = Callable[[Any, Any, Any], None]  # (case, step, rules) -> mutates the case
 When = Callable[[Any, Any], Sequence[datetime | None]]  # (case, rules) -> instants
+# (case, step, rules) -> child cases to open now: (workflow name, fields) pairs
+Spawn = Callable[[Any, Any, Any], Sequence[tuple[str, dict[str, Any]]]]
 
 RECIPIENT_ROLES = frozenset(
     {
@@ -68,6 +70,8 @@ class Transition:
     notices: tuple[Notice, ...] = ()
     needs: tuple[str, ...] = ()  # step fields that must be given: "reason", param names
     doc: str = ""
+    spawn: Spawn | None = None  # child cases this step opens (same transaction)
+    tell_parent: str | None = None  # event fired on the parent case, if its state allows
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class TimerRule:
     when: When
     event: str | None = None
     notices: tuple[Notice, ...] = ()
+    spawn: Spawn | None = None  # child cases the timer opens (see engine.recurring)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,9 @@ def validate(wf: Workflow) -> None:
             if s in wf.finals:
                 raise InvalidDefinition(wf.name, f"final state '{s}' has a way out ('{t.event}')")
     events = set(wf.events)
+    kinds = [rule.kind for rule in wf.timers]
+    if len(set(kinds)) != len(kinds):
+        raise InvalidDefinition(wf.name, "a timer kind is declared twice")
     for rule in wf.timers:
         if rule.state not in states:
             raise InvalidDefinition(wf.name, f"timer '{rule.kind}' names unknown state")
@@ -167,8 +175,10 @@ def validate(wf: Workflow) -> None:
                 f"timer '{rule.kind}' fires '{rule.event}', which state '{rule.state}' "
                 "does not allow",
             )
-        if rule.event is None and not rule.notices:
-            raise InvalidDefinition(wf.name, f"timer '{rule.kind}' neither moves nor notifies")
+        if rule.event is None and not rule.notices and rule.spawn is None:
+            raise InvalidDefinition(
+                wf.name, f"timer '{rule.kind}' neither moves, notifies nor opens cases"
+            )
     for state, event in wf.auto.items():
         if state not in states or event not in events or wf.transition(event, state) is None:
             raise InvalidDefinition(wf.name, f"automatic step '{event}' from '{state}' is invalid")
