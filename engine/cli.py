@@ -516,22 +516,33 @@ def _user() -> str:
     return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'operator'}"
 
 
-def _load_plugins() -> None:
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(app)
+_loaded: list[str] = []
 
 
-_load_plugins()
+def load_plugins() -> typer.Typer:
+    """Register the feature modules' commands (once) and return the full app.
+
+    Called from main(), not at import time, so plugins may import this module.
+    """
+    if not _loaded:
+        _loaded.append("done")
+        for name in PLUGINS:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:
+                    continue
+                raise
+            module.register(app)
+    return app
 
 
 def main() -> None:
     try:
-        app()
+        load_plugins()()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -68,7 +68,8 @@ class CaseWork:
     expected_version: int | None  # None: a new case, inserted already
     horizon: datetime  # timers due up to here are fired now, in memory; later ones stored
     events: list[dict[str, Any]] = field(default_factory=list)
-    fired: list[int] = field(default_factory=list)
+    fired: list[int] = field(default_factory=list)  # stored timers fired
+    timers_fired: int = 0  # including timers computed and fired in the same step
     stale: list[int] = field(default_factory=list)
     cancel_pending: bool = False
     new_timers: list[dict[str, Any]] = field(default_factory=list)
@@ -349,7 +350,7 @@ class Engine:
     @staticmethod
     def _count(work: CaseWork, report: SweepReport) -> None:
         report.cases += 1
-        report.fired += len(work.fired)
+        report.fired += work.timers_fired
         report.lines.extend(work.lines)
 
     # -- the core: transitions, timers, catch-up ---------------------------------------
@@ -435,6 +436,7 @@ class Engine:
                 continue
             if timer.id is not None:
                 work.fired.append(timer.id)
+            work.timers_fired += 1
             step = Step(at=timer.fire_at, actor=self.actor, params={})
             if rule.spawn is not None:
                 rules = self.rules(case.workflow)
