@@ -23,7 +23,15 @@ from notifications.render import Renderer, RenderError, clean_header
 
 NOW = datetime(2021, 9, 14, 0, 30)  # 07:30 in Tây Ninh, a Tuesday
 EVIL = 'Lê "Văn" <script>alert(1)</script>\r\nBcc: victim@evil.example'
-KINDS = ("approval_notice", "reminder", "rejected", "urging_letter", "escalation", "digest", "alert")
+KINDS = (
+    "approval_notice",
+    "reminder",
+    "rejected",
+    "urging_letter",
+    "escalation",
+    "digest",
+    "alert",
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +65,31 @@ def snapshot(**over):
         "cases": [{"name": "Nguyễn Văn An", "deadline": "2021-09-21", "case_id": 7}],
         "urging": {"letter_number": "05/SNgV-LSHTQT", "date": "2021-09-22"},
         "digest": {
-            "year": 2021, "week": 37, "week_start": "2021-09-13", "week_end": "2021-09-19",
-            "due": [], "overdue": [], "escalated": [],
-            "rate": {"year": 2021, "due": 3, "filed": 1, "on_time": 1, "pct": 33,
-                     "by_category": [{"category": "unit", "due": 3, "filed": 1, "pct": 33}]},
+            "year": 2021,
+            "week": 37,
+            "week_start": "2021-09-13",
+            "week_end": "2021-09-19",
+            "due": [],
+            "overdue": [],
+            "escalated": [],
+            "rate": {
+                "year": 2021,
+                "due": 3,
+                "filed": 1,
+                "on_time": 1,
+                "pct": 33,
+                "by_category": [{"category": "unit", "due": 3, "filed": 1, "pct": 33}],
+            },
         },
-        "alert": {"kind": "reminder", "cause": "unroutable", "reason": "no address for unit",
-                  "to": [], "missing": ["unit"], "outbox_key": "trip:7:reminder:2021-09-21:1",
-                  "outbox_id": 3},
+        "alert": {
+            "kind": "reminder",
+            "cause": "unroutable",
+            "reason": "no address for unit",
+            "to": [],
+            "missing": ["unit"],
+            "outbox_key": "trip:7:reminder:2021-09-21:1",
+            "outbox_id": 3,
+        },
     }
     snap.update(over)
     return snap
@@ -100,10 +125,21 @@ def test_vietnamese_dates():
 
 
 def test_decree30_leading_zeros():
-    assert dates.letter_date_line("Tây Ninh", date(2026, 2, 5)) == "Tây Ninh, ngày 05 tháng 02 năm 2026"
-    assert dates.letter_date_line("Tây Ninh", date(2021, 1, 15)) == "Tây Ninh, ngày 15 tháng 01 năm 2021"
-    assert dates.letter_date_line("Tây Ninh", date(2021, 9, 5)) == "Tây Ninh, ngày 05 tháng 9 năm 2021"
-    assert dates.letter_date_line("Tây Ninh", date(2021, 12, 25)) == "Tây Ninh, ngày 25 tháng 12 năm 2021"
+    assert (
+        dates.letter_date_line("Tây Ninh", date(2026, 2, 5))
+        == "Tây Ninh, ngày 05 tháng 02 năm 2026"
+    )
+    assert (
+        dates.letter_date_line("Tây Ninh", date(2021, 1, 15))
+        == "Tây Ninh, ngày 15 tháng 01 năm 2021"
+    )
+    assert (
+        dates.letter_date_line("Tây Ninh", date(2021, 9, 5)) == "Tây Ninh, ngày 05 tháng 9 năm 2021"
+    )
+    assert (
+        dates.letter_date_line("Tây Ninh", date(2021, 12, 25))
+        == "Tây Ninh, ngày 25 tháng 12 năm 2021"
+    )
     assert dates.letter_number(5, "SNgV", "LSHTQT") == "05/SNgV-LSHTQT"
     assert dates.letter_number(15, "SNgV", "LSHTQT") == "15/SNgV-LSHTQT"
 
@@ -133,7 +169,10 @@ def test_reminder_text_is_exact_vietnamese(config):
     assert out.subject == (
         "Nhắc hạn nộp báo cáo kết quả chuyến đi nước ngoài: Nguyễn Văn An (hạn 21/09/2021)"
     )
-    assert "Hạn nộp báo cáo là ngày 21 tháng 9 năm 2021 (Thứ Ba, 21/09/2021), còn 5 ngày làm việc." in out.text
+    assert (
+        "Hạn nộp báo cáo là ngày 21 tháng 9 năm 2021 (Thứ Ba, 21/09/2021), còn 5 ngày làm việc."
+        in out.text
+    )
     assert "Quyết định số 36/QĐ-SNgV ngày 01/08/2021" in out.text
     assert "Campuchia, Lào" in out.text
 
@@ -151,7 +190,7 @@ def test_names_are_escaped_in_html_and_cannot_inject_headers(config):
     raw = built.as_bytes()
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert parsed["Bcc"] is None
-    assert all(name.lower() != "bcc" for name in parsed.keys())
+    assert all(name.lower() != "bcc" for name in parsed)
     subject = parsed["Subject"]
     assert "\n" not in subject and "\r" not in subject
     assert 'Lê "Văn" <script>alert(1)</script> Bcc: victim@evil.example' in subject
@@ -248,8 +287,17 @@ def test_urging_letter_docx_follows_decree_30(config):
     data = letter_docx(letter, number="05/SNgV-LSHTQT", on=date(2026, 2, 5), org=ctx["org"])
     doc, text = _docx_text(data)
     section = doc.sections[0]
-    mm = [round(v.mm) for v in (section.page_width, section.page_height, section.top_margin,
-                                section.bottom_margin, section.left_margin, section.right_margin)]
+    mm = [
+        round(v.mm)
+        for v in (
+            section.page_width,
+            section.page_height,
+            section.top_margin,
+            section.bottom_margin,
+            section.left_margin,
+            section.right_margin,
+        )
+    ]
     assert mm == [210, 297, 20, 20, 30, 15]  # A4; margins per Decree 30
     assert doc.styles["Normal"].font.name == "Times New Roman"
     for expected in (

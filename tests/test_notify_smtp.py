@@ -18,8 +18,11 @@ from notifications import store
 from notifications.outbox import NoticePolicy, new_row
 from notifications.smtp import backoff_delay, classify, deliver_due
 from storage.models import Event, OutboxMessage
+from tests import smtp_server as smtp_fixture
 from tests.conftest import make_config
-from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401
+from tests.smtp_server import SmtpServer
+
+smtp_server = smtp_fixture.smtp_server  # the fixture, used by name
 
 NOW = datetime(2021, 9, 14, 1, 0)  # Tuesday 08:00 in Tây Ninh, inside the send window
 COORDINATOR = "lshtqt@songoaivu.local"
@@ -32,26 +35,42 @@ def open_app(tmp_path: Path, server: SmtpServer, **env: str) -> App:
 
 
 @pytest.fixture
-def app(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[App]:  # noqa: F811
+def app(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[App]:
     application = open_app(tmp_path, smtp_server, THEODOI_SMTP__CONNECTIONS="2")
     yield application
     application.close()
 
 
-def enqueue(app: App, n: int = 1, kind: str = "reminder", to: list[str] | None = None,
-            **context: Any) -> list[str]:
+def enqueue(
+    app: App, n: int = 1, kind: str = "reminder", to: list[str] | None = None, **context: Any
+) -> list[str]:
     """n pending rows (no case: the pure sender path); their keys."""
     keys = []
     rows = []
     for i in range(n):
         key = f"test:{kind}:{next(_SEQ)}"
-        snap = {"name": f"Người thứ {i}", "unit_name": "Sở Y tế", "deadline": "2021-09-21",
-                "workflow": "trip", **context}
-        rows.append(new_row(
-            key=key, kind=kind, case_id=None, level=1, language="vi",
-            to=to or [f"unit{i}@example.vn"], cc=[], context=snap, now=NOW,
-            domain="songoaivu.local", policy=NoticePolicy(),
-        ))
+        snap = {
+            "name": f"Người thứ {i}",
+            "unit_name": "Sở Y tế",
+            "deadline": "2021-09-21",
+            "workflow": "trip",
+            **context,
+        }
+        rows.append(
+            new_row(
+                key=key,
+                kind=kind,
+                case_id=None,
+                level=1,
+                language="vi",
+                to=to or [f"unit{i}@example.vn"],
+                cc=[],
+                context=snap,
+                now=NOW,
+                domain="songoaivu.local",
+                policy=NoticePolicy(),
+            )
+        )
         keys.append(key)
     store.insert_rows(app.db, rows)
     return keys
@@ -69,7 +88,7 @@ def deliver(app: App, now: datetime = NOW, **kw: Any):
 # -- the happy path ------------------------------------------------------------------------
 
 
-def test_each_due_row_is_delivered_once(app: App, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_each_due_row_is_delivered_once(app: App, smtp_server: SmtpServer) -> None:
     enqueue(app, 5)
     report = deliver(app)
     assert report.sent == 5 and report.claimed == 5
@@ -82,7 +101,7 @@ def test_each_due_row_is_delivered_once(app: App, smtp_server: SmtpServer) -> No
     assert again.claimed == 0 and len(smtp_server.received()) == 5
 
 
-def test_not_yet_due_rows_wait(app: App, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_not_yet_due_rows_wait(app: App, smtp_server: SmtpServer) -> None:
     enqueue(app, 1)
     with app.db.session() as session:
         session.execute(
@@ -96,7 +115,8 @@ def test_not_yet_due_rows_wait(app: App, smtp_server: SmtpServer) -> None:  # no
 
 
 def test_server_down_nothing_lost_then_each_arrives_once(
-    app: App, smtp_server: SmtpServer  # noqa: F811
+    app: App,
+    smtp_server: SmtpServer,
 ) -> None:
     enqueue(app, 6)
     smtp_server.stop()
@@ -118,7 +138,7 @@ def test_server_down_nothing_lost_then_each_arrives_once(
     assert {r.status for r in rows(app)} == {"sent"}
 
 
-def test_4xx_retries_later_with_backoff(app: App, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_4xx_retries_later_with_backoff(app: App, smtp_server: SmtpServer) -> None:
     enqueue(app, 2)
     smtp_server.fail_data("451 4.3.0 Try again later")
     report = deliver(app)
@@ -132,7 +152,7 @@ def test_4xx_retries_later_with_backoff(app: App, smtp_server: SmtpServer) -> No
     assert {r.status for r in rows(app)} == {"sent"} and len(smtp_server.received()) == 2
 
 
-def test_421_opens_the_circuit(app: App, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_421_opens_the_circuit(app: App, smtp_server: SmtpServer) -> None:
     enqueue(app, 8)
     smtp_server.fail_mail("421 4.7.0 Service shutting down")
     report = deliver(app)
@@ -141,7 +161,9 @@ def test_421_opens_the_circuit(app: App, smtp_server: SmtpServer) -> None:  # no
     assert sum(r.attempts for r in rows(app)) == report.retried
 
 
-def test_gives_up_after_max_attempts_and_alerts_once(tmp_path: Path, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_gives_up_after_max_attempts_and_alerts_once(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
     app = open_app(tmp_path, smtp_server, THEODOI_SMTP__MAX_ATTEMPTS="2")
     try:
         enqueue(app, 1)
@@ -170,7 +192,8 @@ def test_backoff_grows_and_is_jittered() -> None:
 
 
 def test_550_fails_that_row_alerts_once_and_others_go(
-    app: App, smtp_server: SmtpServer  # noqa: F811
+    app: App,
+    smtp_server: SmtpServer,
 ) -> None:
     enqueue(app, 3)
     smtp_server.refuse("unit1@example.vn", "550 5.1.1 No such user")
@@ -192,7 +215,8 @@ def test_550_fails_that_row_alerts_once_and_others_go(
 
 
 def test_partial_refusal_is_recorded_per_recipient(
-    app: App, smtp_server: SmtpServer  # noqa: F811
+    app: App,
+    smtp_server: SmtpServer,
 ) -> None:
     enqueue(app, 1, to=["ok@example.vn", "gone@example.vn"])
     smtp_server.refuse("gone@example.vn", "550 5.1.1 Gone")
@@ -206,7 +230,8 @@ def test_partial_refusal_is_recorded_per_recipient(
 
 
 def test_render_error_parks_the_row_and_the_rest_go(
-    app: App, smtp_server: SmtpServer  # noqa: F811
+    app: App,
+    smtp_server: SmtpServer,
 ) -> None:
     enqueue(app, 1, kind="no_such_kind")
     enqueue(app, 2)
@@ -242,7 +267,10 @@ def test_classify() -> None:
     ],
 )
 def test_outside_the_window_nothing_goes_and_rows_wait(
-    app: App, smtp_server: SmtpServer, now: datetime, opening: datetime  # noqa: F811
+    app: App,
+    smtp_server: SmtpServer,
+    now: datetime,
+    opening: datetime,
 ) -> None:
     enqueue(app, 2)
     with app.db.session() as session:  # due an hour ago
@@ -255,7 +283,7 @@ def test_outside_the_window_nothing_goes_and_rows_wait(
     assert {r.next_attempt_at for r in rows(app)} == {opening}
 
 
-def test_an_expired_lease_returns_the_row(app: App, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_an_expired_lease_returns_the_row(app: App, smtp_server: SmtpServer) -> None:
     enqueue(app, 2)
     lease = app.config.worker.lease_s
     claimed = store.claim(app.db, NOW, "dead-worker/1", NOW + timedelta(seconds=lease), 1)
@@ -272,7 +300,8 @@ def test_an_expired_lease_returns_the_row(app: App, smtp_server: SmtpServer) -> 
 
 
 def test_letter_numbers_are_a_per_year_sequence_kept_across_retries(
-    app: App, smtp_server: SmtpServer  # noqa: F811
+    app: App,
+    smtp_server: SmtpServer,
 ) -> None:
     ctx = {"name": "Trần Thị Bình", "unit_name": "Sở Y tế", "deadline": "2021-09-21"}
     enqueue(app, 2, kind="urging_letter", **ctx)
@@ -327,7 +356,7 @@ def test_implicit_tls(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_history_records_the_sent_notice(app: App, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_history_records_the_sent_notice(app: App, smtp_server: SmtpServer) -> None:
     from tests.conftest import add_trip
 
     case_id = add_trip(app)  # its approval notice is enqueued with the case
