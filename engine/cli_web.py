@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from engine.errors import InvalidInput
+from web.security import configure_passwords
 
 user_app = typer.Typer(help="Web users (người dùng) and their API tokens.", no_args_is_help=True)
 
@@ -51,6 +52,7 @@ def register(app: typer.Typer) -> None:
 
         password = read_password(password_stdin, required=False)
         with open_app(config) as application, application.db.session() as session:
+            configure_passwords(application.config.web)
             user = users.add_user(session, email, role, now=application.clock.now(),
                                   unit_code=unit, password=password, language=language)
             note = "" if user.password_hash else " (no password: API token only)"
@@ -65,6 +67,7 @@ def register(app: typer.Typer) -> None:
 
         password = read_password(password_stdin, required=True) or ""
         with open_app(config) as application, application.db.session() as session:
+            configure_passwords(application.config.web)
             user = users.set_password(session, email, password)
             typer.echo(f"password set for {user.email}")
 

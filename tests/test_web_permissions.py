@@ -24,9 +24,12 @@ from storage import queries as store
 from storage.models import Attachment, Case, Event, OutboxMessage
 from tests.conftest import add_unit, make_config
 from web import services, users
+from web.security import configure_passwords
 from web.testing import LiveServer, csrf_of, login
 
 PASSWORD = "mat-khau-thu-nghiem"
+# Hashing cost is configuration; tests hash cheaply (verifying reads the cost from the hash).
+CHEAP_PASSWORDS = {"THEODOI_WEB__PASSWORD_TIME_COST": "1", "THEODOI_WEB__PASSWORD_MEMORY_KIB": "1024"}
 ROLES = ("anon", "admin", "coordinator", "unit", "leader")
 XSS = "<script>alert('xss')</script> Trần Thị Bình"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -51,9 +54,10 @@ def _trip(app: App, unit: Any, name: str, decision: str) -> int:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder: Path = tmp_path_factory.mktemp("web")
     config = make_config(f"sqlite:///{folder / 'theodoi.db'}",
-                         THEODOI_NOTIFICATIONS__CATCHER_DIR=str(folder / 'mail'))
+                         **CHEAP_PASSWORDS, THEODOI_NOTIFICATIONS__CATCHER_DIR=str(folder / 'mail'))
     clock = ManualClock(datetime(2021, 8, 1, 1, 0))
     app = App.open(config, clock, upgrade=True, worker_id="web-test")
+    configure_passwords(config.web)
     unit_a = add_unit(app, "SYT", name="Sở Y tế")
     unit_b = add_unit(app, "SGD", name="Sở Giáo dục và Đào tạo")
     case_a = _trip(app, unit_a, "Nguyễn Văn An", "36/QĐ-SNgV")

@@ -30,7 +30,7 @@ from web.deps import (
     render,
 )
 from web.secret import web_secret
-from web.security import LoginLimiter, SessionCodec, SessionMiddleware
+from web.security import LoginLimiter, SessionCodec, SessionMiddleware, configure_passwords
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -63,6 +63,7 @@ def create_app(app: App) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
+    configure_passwords(app.config.web)
     hours = app.config.web.session_hours
     codec = SessionCodec(web_secret(app), app.clock, timedelta(hours=hours))
     web.state.theodoi = app

@@ -25,7 +25,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.clock import Clock
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) defaults
+
+
+def configure_passwords(web_settings: Any) -> None:
+    """Use ``[web] password_time_cost`` / ``password_memory_kib`` for new hashes.
+
+    Verifying reads the cost from each stored hash, so changing these never locks
+    anybody out; it only changes what new passwords cost to check.
+    """
+    global _hasher
+    time_cost = int(getattr(web_settings, "password_time_cost", _hasher.time_cost))
+    memory = int(getattr(web_settings, "password_memory_kib", _hasher.memory_cost))
+    if (time_cost, memory) != (_hasher.time_cost, _hasher.memory_cost):
+        _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory)
 
 SESSION_COOKIE = "theodoi_session"
 LANG_COOKIE = "theodoi_lang"

@@ -10,14 +10,13 @@ from datetime import date, datetime
 from typing import Any
 
 import pycountry
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from engine.clock import local_date
 from engine.errors import InvalidInput
 from engine.imports.text import name_key
 from storage import queries
-from storage.models import Attachment, CalendarDay, Case, Event, OutboxMessage
+from storage.models import Attachment, CalendarDay, Case, Event
 
 # -- report submission ----------------------------------------------------------------
 
@@ -215,32 +214,6 @@ def create_decision(
         fields["decision_id"] = decision.id
         cases.append(app.engine.create_case(session, "trip", fields, actor=actor))
     return cases
-
-
-# -- the outbox -------------------------------------------------------------------------
-
-NOTICE_MOVES = {
-    "approve": (("held",), "pending"),
-    "hold": (("pending",), "held"),
-    "resend": (("failed", "parked"), "pending"),
-}
-
-
-def move_notice(session: Session, message_id: int, action: str, now: datetime) -> bool:
-    """Approve a held notice, hold a pending one, or queue a failed one again.
-    False when the notice was not in a state that allows it (someone was faster)."""
-    sources, target = NOTICE_MOVES[action]
-    values: dict[str, Any] = {"status": target}
-    if target == "pending":
-        values.update(next_attempt_at=now, claimed_by=None, claimed_until=None)
-    if action == "resend":
-        values.update(attempts=0, last_error=None)
-    stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(sources))
-        .values(**values)
-    )
-    return session.execute(stmt).rowcount == 1
 
 
 # -- calendar changes ---------------------------------------------------------------------

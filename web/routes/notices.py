@@ -11,9 +11,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from engine.clock import end_of_day, local_date
-from engine.errors import TheodoiError
+from engine.errors import NotFound, TheodoiError
+from notifications import approval
+from notifications.store import OutboxStateError
 from storage.models import Case, OutboxMessage, Timer
-from web import i18n, services
+from web import i18n
 from web import queries as wq
 from web.deps import (
     READERS,
@@ -102,18 +104,32 @@ def notice_page(
     return render(request, "notice.html", context)
 
 
+ACTIONS = ("approve", "hold", "resend")
+
+
 @router.post("/notices/{message_id}/{action}", dependencies=[Depends(check_csrf)])
 def notice_action(
     request: Request, message_id: int, action: str,
     principal: Principal = Depends(require(*STAFF)),
 ) -> Response:
-    if action not in services.NOTICE_MOVES:
+    """Approve a held letter, hold a pending notice, send a failed one again
+    (notifications.approval does it and writes it in the case's history)."""
+    if action not in ACTIONS:
         raise NotFoundError()
     app = theodoi(request)
-    with app.db.session() as s:
-        if s.get(OutboxMessage, message_id) is None:
-            raise NotFoundError()
-        moved = services.move_notice(s, message_id, action, app.clock.now())
+    actor, now = f"user:{principal.email}", app.clock.now()
     lang = language(request)
-    flash(request, i18n.gettext("saved", lang) if moved else i18n.gettext("error.stale", lang))
+    try:
+        if action == "approve":
+            approval.approve(app.db, app.config, message_id, actor, now)
+        elif action == "hold":
+            approval.hold(app.db, message_id, actor, now)
+        else:
+            approval.resend(app.db, app.config, message_id, actor, now)
+    except NotFound as exc:
+        raise NotFoundError() from exc
+    except OutboxStateError as exc:
+        flash(request, f"{i18n.gettext('error.title', lang)}: {exc}")
+    else:
+        flash(request, i18n.gettext("saved", lang))
     return RedirectResponse(f"/notices/{message_id}", status_code=303)
