@@ -80,9 +80,7 @@ def test_filed_late_and_missing_reports_end_in_the_right_mix(app):
     run_until(app, date(2022, 4, 5))
 
     reports = children(app, project)
-    summary = {
-        key: (c.state, c.filed_late, c.escalation_level) for key, c in reports.items()
-    }
+    summary = {key: (c.state, c.filed_late, c.escalation_level) for key, c in reports.items()}
     assert summary == {
         "2020-H1": ("filed", False, 0),
         "2020-Y": ("escalated", None, 2),
