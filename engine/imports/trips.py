@@ -88,6 +88,12 @@ def parse_trips(table: Table, units: UnitIndex, today: date) -> tuple[list[TripR
         accepted = reader.get("report_accepted", parsing.parse_yes_no) == "yes"
         email = reader.get("email", parsing.parse_email)
 
+        if ddate and ddate > today:
+            reader.fail(
+                "decision_date",
+                reader.raw("decision_date"),
+                f"decision date is in the future (today is {today:%d/%m/%Y})",
+            )
         if departure and return_ and return_ < departure:
             reader.fail(
                 "return_date",

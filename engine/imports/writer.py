@@ -1,0 +1,357 @@
+"""Writing validated rows: units, decisions and trip cases, in one transaction.
+
+Backfill without flooding. A trip row lands in the state its dates imply *now*, with a
+history dated from the row's dates, through the engine itself:
+
+* no report filed: the engine creates the case as of its decision date and catches
+  it up to now (depart, return, report_due, overdue, escalated 1, 2 … each at its
+  own instant);
+* a report filed: a second engine on a manual clock stopped at the filing instant
+  creates the case and catches it up to that instant only, then files the report
+  there (and accepts it, when the row says so): a report filed before its deadline
+  is on time, one filed after it is late, exactly as if it had been recorded then.
+
+No notice is sent for the past: skipped notices are written in the history. With
+``notify`` a case gets the one notice that fits it now (its latest step's), never
+a stale approval notice for a trip that has since come home.
+
+Re-importing a row whose trip exists (same decision number and year, same
+normalised name) changes nothing when nothing differs; changed fields go through
+``Engine.update_fields`` (a history entry, deadline and timers re-armed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlmodel import Session, select
+
+from engine.app import App
+from engine.clock import ManualClock, from_local
+from engine.imports.backfill import Backfill
+from engine.imports.trips import TripRow
+from engine.imports.units import UnitRow
+from engine.runtime import Engine
+from storage import queries
+from storage.models import Case, Decision, Unit
+
+Progress = Callable[[int], None]  # called with the number of rows just done
+
+
+@dataclass
+class RowResult:
+    row: int
+    action: str  # created | updated | unchanged
+    label: str  # "Nguyễn Văn A (09/QĐ-SNgV, 2021)", "unit SYT: Sở Y tế"
+    state: str | None = None
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    case: Any = None  # the case written (its id is known once the batch is written)
+
+    @property
+    def what(self) -> str:
+        return f"case {self.case.id}: {self.label}" if self.case is not None else self.label
+
+
+@dataclass
+class WriteResult:
+    rows: list[RowResult] = field(default_factory=list)
+    decisions_created: int = 0
+    decisions_updated: int = 0
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    def states(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            if r.state:
+                out[r.state] = out.get(r.state, 0) + 1
+        return dict(sorted(out.items()))
+
+
+# -- units ----------------------------------------------------------------------------
+
+
+def write_units(session: Session, rows: Sequence[UnitRow]) -> WriteResult:
+    result = WriteResult()
+    existing = {u.code.lower(): u for u in queries.units_by_id(session).values()}
+    for row in rows:
+        unit = existing.get(row.code.lower())
+        values = {
+            "name": row.name,
+            "email": row.email,
+            "head_email": row.head_email,
+            "language": row.language,
+        }
+        if unit is None:
+            session.add(Unit(code=row.code, **values))
+            result.rows.append(RowResult(row.row, "created", f"unit {row.code}: {row.name}"))
+            continue
+        changes = {k: [getattr(unit, k), v] for k, v in values.items() if getattr(unit, k) != v}
+        for key, (_old, new) in changes.items():
+            setattr(unit, key, new)
+        if changes:
+            session.add(unit)
+        result.rows.append(
+            RowResult(
+                row.row,
+                "updated" if changes else "unchanged",
+                f"unit {unit.code}: {row.name}",
+                changes=changes,
+            )
+        )
+    session.flush()
+    return result
+
+
+# -- trips ----------------------------------------------------------------------------
+
+
+class TripWriter:
+    """Writes trip rows in the caller's session.
+
+    New trips take the bulk path (:mod:`engine.imports.backfill`) unless ``bulk`` is
+    off or notices are wanted; then, and for every change to an existing trip, the
+    engine's own public steps are used, one case at a time."""
+
+    def __init__(
+        self, app: App, session: Session, *, actor: str, source: str, bulk: bool = True
+    ) -> None:
+        self.app = app
+        self.session = session
+        self.actor = actor
+        self.source = source  # the file name, for history reasons
+        self.bulk = bulk
+        self.tz = app.config.organisation.tz
+        self.office_start = app.config.calendar.office_start
+        self.now = app.clock.now()
+        self.past_clock = ManualClock(self.now)
+        self.past = Engine(app.db, app.config, app.registry, self.past_clock, app.worker_id)
+        self.past.reload_calendar(session)
+        self.backfill = Backfill(app, session)
+        self.result = WriteResult()
+        self._decisions = {(d.number, d.year): d for d in session.scalars(select(Decision)).all()}
+        self._touched: set[tuple[str, int]] = set()
+        self._cases = self._existing_trips()
+
+    def _existing_trips(self) -> dict[tuple[str, int, str], Any]:
+        cases = queries.find_cases(self.session, workflow="trip")
+        by_id = {d.id: d for d in self._decisions.values()}
+        out: dict[tuple[str, int, str], Any] = {}
+        for case in cases:
+            decision = by_id.get(case.decision_id)
+            if decision is not None:
+                out[(decision.number, decision.year, case.name_key)] = case
+        return out
+
+    def _at(self, day: date, at: time = time(0, 0)) -> datetime:
+        return min(from_local(day, at, self.tz), self.now)
+
+    def decision(self, row: TripRow) -> Decision:
+        """The row's decision (number + year), created or corrected as the file says."""
+        key = row.decision_key
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = Decision(
+                number=row.decision_number,
+                year=key[1],
+                decided_on=row.decision_date,
+                issuer=row.issuer,
+            )
+            self.session.add(decision)  # flushed with the next batch of cases
+            self._decisions[key] = decision
+            self._touched.add(key)
+            self.result.decisions_created += 1
+        elif key not in self._touched:
+            self._touched.add(key)
+            if (decision.decided_on, decision.issuer) != (row.decision_date, row.issuer):
+                decision.decided_on, decision.issuer = row.decision_date, row.issuer
+                self.session.add(decision)
+                self.session.flush()
+                self.result.decisions_updated += 1
+        return decision
+
+    def write(self, rows: Sequence[TripRow], notify: bool, progress: Progress | None) -> None:
+        for row in rows:
+            existing = self._cases.get(row.identity)
+            if existing is None:
+                self.result.rows.append(self.create(row, notify))
+            else:
+                self.result.rows.append(self.update(existing, row, notify))
+            if progress is not None:
+                progress(1)
+        self.backfill.flush()
+
+    # -- a new trip ------------------------------------------------------------------
+
+    def _fields(self, row: TripRow, decision: Decision) -> dict[str, Any]:
+        return {
+            "decision_id": decision.id if decision.id is not None else decision,
+            "unit_id": row.unit_id,
+            "name": row.name,
+            "name_key": row.name_key,
+            "position": row.position,
+            "category": row.category,
+            "destinations": ",".join(row.destinations),
+            "purpose": row.purpose,
+            "email": row.email,
+            "planned_departure": row.departure,
+            "planned_return": row.return_,
+        }
+
+    def create(self, row: TripRow, notify: bool) -> RowResult:
+        decision = self.decision(row)
+        fields = self._fields(row, decision)
+        reason = f"imported from {self.source}, row {row.row}"
+        # Created at the start of its decision day (or of its departure, if earlier), so
+        # a departure on the decision day itself still fires.
+        created_at = self._at(min(row.decision_date, row.departure))
+        steps: tuple[tuple[str, datetime, dict[str, Any]], ...] = ()
+        if row.filed_on is not None:
+            filed_at = max(self._at(row.filed_on, self.office_start), created_at)
+            steps = (("file", filed_at, {"on": row.filed_on}),)
+            if row.accepted:
+                steps += (("accept", filed_at, {}),)
+        if not (self.bulk and not notify) and decision.id is None:
+            self.session.flush()
+            fields["decision_id"] = decision.id
+        if self.bulk and not notify:
+            case = self.backfill.create(
+                "trip", fields, actor=self.actor, at=created_at, reason=reason, steps=steps
+            )
+        elif steps:
+            case = self._create_past(fields, created_at, reason, steps)
+        else:
+            case = self._create_now(fields, created_at, reason, notify)
+        self._cases[row.identity] = case
+        label = f"{row.name} ({row.decision_number}, {row.decision_date.year})"
+        return RowResult(row.row, "created", label, case.state, case=case)
+
+    def _create_past(
+        self,
+        fields: dict[str, Any],
+        at: datetime,
+        reason: str,
+        steps: tuple[tuple[str, datetime, dict[str, Any]], ...],
+    ) -> Case:
+        """The engine's path for a trip with a filed report: a second engine whose
+        manual clock stops at the filing, so the case catches up only that far."""
+        self.past_clock.set(steps[0][1])
+        engine = self.past
+        case = engine.create_case(
+            self.session, "trip", fields, actor=self.actor, at=at, notify=False, reason=reason
+        )
+        for event, instant, params in steps:
+            self.past_clock.set(instant)
+            case = engine.fire(
+                self.session,
+                case.id,
+                event,
+                actor=self.actor,
+                at=instant,
+                reason=reason,
+                params=params,
+                notify=False,
+            )
+        return case
+
+    def _create_now(self, fields: dict[str, Any], at: datetime, reason: str, notify: bool) -> Case:
+        engine = self.app.engine
+        if not notify:
+            return engine.create_case(
+                self.session,
+                "trip",
+                fields,
+                actor=self.actor,
+                at=at,
+                notify=False,
+                reason=reason,
+            )
+        # Which notice fits now is known only once the case has caught up: try quietly,
+        # and redo it with its latest notice unless that would be a stale approval.
+        with self.session.begin_nested() as savepoint:
+            case = engine.create_case(
+                self.session,
+                "trip",
+                fields,
+                actor=self.actor,
+                at=at,
+                notify=False,
+                reason=reason,
+            )
+            if not self._notice_fits(case):
+                return case
+            savepoint.rollback()
+        return engine.create_case(
+            self.session, "trip", fields, actor=self.actor, at=at, notify=True, reason=reason
+        )
+
+    def _notice_fits(self, case: Case) -> bool:
+        """Does the case's latest skipped notice still fit it now? A creation notice
+        fits only a case still in its initial state."""
+        wf = self.app.registry[case.workflow].workflow
+        skipped = [
+            e for e in queries.case_events(self.session, case.id) if e.event == "notice_skipped"
+        ]
+        if not skipped:
+            return False
+        latest = skipped[-1].data.get("notice")
+        creation = {n.kind for n in wf.create_notices}
+        return latest not in creation or case.state == wf.initial
+
+    # -- an existing trip ------------------------------------------------------------
+
+    def update(self, case: Case, row: TripRow, notify: bool) -> RowResult:
+        decision = self.decision(row)
+        wanted = self._fields(row, decision)
+        if decision.id is None:
+            self.session.flush()
+        wanted["decision_id"] = decision.id
+        label = f"{row.name} ({row.decision_number}, {row.decision_date.year})"
+        reason = f"re-imported from {self.source}, row {row.row}"
+        result = RowResult(row.row, "unchanged", label, case.state, case=case)
+        if case.actual_departure is not None:
+            wanted["actual_departure"] = row.departure
+        if case.actual_return is not None:
+            wanted["actual_return"] = row.return_
+        if case.state in ("report_filed", "closed") and row.filed_on is not None:
+            wanted["report_filed_on"] = row.filed_on
+        wanted.pop("name_key")
+        changes = {k: v for k, v in wanted.items() if getattr(case, k) != v}
+        before = {k: getattr(case, k) for k in changes}
+        engine = self.app.engine
+        if changes:
+            case = engine.update_fields(
+                self.session, case.id, changes, actor=self.actor, reason=reason, notify=notify
+            )
+            result.action = "updated"
+            result.changes = {k: [_plain(before[k]), _plain(v)] for k, v in changes.items()}
+        if row.filed_on is not None and case.state in ("report_due", "overdue", "escalated"):
+            case = engine.fire(
+                self.session,
+                case.id,
+                "file",
+                actor=self.actor,
+                at=min(self._at(row.filed_on, self.office_start), self.now),
+                reason=reason,
+                params={"on": row.filed_on},
+            )
+            result.action = "updated"
+            result.changes["report_filed_on"] = [None, row.filed_on.isoformat()]
+        elif row.filed_on is None and case.state in ("report_filed", "closed"):
+            result.notes.append("the file has no report date but the report was filed: kept")
+        if row.accepted and case.state == "report_filed":
+            case = engine.fire(self.session, case.id, "accept", actor=self.actor, reason=reason)
+            result.action = "updated"
+            result.changes["report_accepted"] = ["no", "yes"]
+        result.state, result.case = case.state, case
+        self._cases[row.identity] = case
+        return result
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value

@@ -1,0 +1,449 @@
+"""Compliance figures, recomputed from the case history.
+
+Nothing here trusts a case's *current* state: the state of every trip on the report
+date is the ``to_state`` of its last history entry (``Event``) before the end of that
+day, so a report for a past period gives the same figures whenever it is run, and
+``as_of`` shows the situation on any day.
+
+What a trip counts as, on the report date (local end of day ``as_of``):
+
+=================  ==========================================================
+not_due            approved, travelling, returned or cancelled: nothing owed yet
+not_yet_due        report_due: back home, the deadline has not passed
+outstanding        overdue or escalated: the deadline passed, no report
+filed (on_time)    report_filed or closed, filed by the deadline
+filed (late)       report_filed or closed, filed after the deadline
+=================  ==========================================================
+
+``due`` = filed + outstanding (the reports whose deadline has come, or that came in
+early), and ``filed_pct`` = filed / due as a whole percent, rounded half up (6/19 →
+32). A report sent back as insufficient (``reject``) puts the trip back in
+report_due: it is no longer counted as filed.
+
+Counting follows the inspection's: decisions and trips whose decision date falls in
+the period (``by="decision"``, the default), or trips whose return date does
+(``by="return"``, actual return, else planned). A decision counts under its issuer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from engine import clock
+from notifications.countries import country_name
+from storage.models import Case, Decision, Event, Unit
+
+ISSUERS = {"province": "UBND tỉnh", "department": "Sở Ngoại vụ"}
+CATEGORIES = {
+    "standing_committee": "Diện Ban Thường vụ Tỉnh ủy quản lý",
+    "unit": "Diện địa phương, đơn vị quản lý",
+}
+FILED = ("report_filed", "closed")
+OUTSTANDING = ("overdue", "escalated")
+NOT_YET_DUE = ("report_due",)
+BEFORE_REPORT = ("approved", "travelling", "returned", "cancelled")
+BASES = ("decision", "return")
+COUNT_KEYS = ("cases", "due", "filed", "on_time", "late", "outstanding", "not_yet_due")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive calendar dates; ``by`` says which date places a trip in the period."""
+
+    start: date
+    end: date
+    by: str = "decision"
+
+    def __post_init__(self) -> None:
+        if self.by not in BASES:
+            raise ValueError(f"by must be one of {', '.join(BASES)}")
+        if self.end < self.start:
+            raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+
+
+@dataclass
+class CaseFact:
+    """One trip as it stood on the report date."""
+
+    case_id: int
+    decision_id: int | None
+    decision_number: str | None
+    decision_date: date | None
+    issuer: str | None
+    name: str
+    position: str | None
+    unit_code: str | None
+    unit_name: str | None
+    category: str | None
+    destinations: tuple[str, ...]
+    purpose: str | None
+    departure: date | None
+    return_: date | None
+    deadline: date | None
+    state: str  # on the report date
+    filed_on: date | None = None  # on the report date
+    late: bool | None = None
+
+    @property
+    def status(self) -> str:
+        if self.state in FILED:
+            return "late" if self.late else "on_time"
+        if self.state in OUTSTANDING:
+            return "outstanding"
+        if self.state in NOT_YET_DUE:
+            return "not_yet_due"
+        return "not_due"
+
+
+@dataclass
+class Counts:
+    cases: int = 0
+    due: int = 0
+    filed: int = 0
+    on_time: int = 0
+    late: int = 0
+    outstanding: int = 0
+    not_yet_due: int = 0
+
+    def add(self, fact: CaseFact) -> None:
+        self.cases += 1
+        status = fact.status
+        if status in ("on_time", "late"):
+            self.due += 1
+            self.filed += 1
+            setattr(self, status, getattr(self, status) + 1)
+        elif status == "outstanding":
+            self.due += 1
+            self.outstanding += 1
+        elif status == "not_yet_due":
+            self.not_yet_due += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: getattr(self, k) for k in COUNT_KEYS}
+        out["filed_pct"] = percent(self.filed, self.due)
+        return out
+
+
+def percent(part: int, whole: int) -> int | None:
+    """A whole percent rounded half up (6/19 → 32, 1/8 → 13); None when nothing is due."""
+    if not whole:
+        return None
+    value = Decimal(part * 100) / Decimal(whole)
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def cutoff(as_of: date, tz: ZoneInfo) -> datetime:
+    """The end of ``as_of`` in the organisation's zone (24:00 local), as naive UTC."""
+    return clock.end_of_day(as_of, tz)
+
+
+# -- reading the history ----------------------------------------------------------------
+
+
+def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFact]:
+    """Every trip of the period that existed before ``until``, in the state its history
+    gives at ``until`` (events at or after ``until`` are ignored)."""
+    case, decision, unit, event = (
+        Case.__table__,
+        Decision.__table__,
+        Unit.__table__,
+        Event.__table__,
+    )
+    returned = func.coalesce(case.c.actual_return, case.c.planned_return)
+    basis = decision.c.decided_on if period.by == "decision" else returned
+    in_period = (
+        select(case.c.id)
+        .select_from(case.outerjoin(decision, case.c.decision_id == decision.c.id))
+        .where(case.c.workflow == "trip", basis >= period.start, basis <= period.end)
+    )
+    ranked = (
+        select(
+            event.c.case_id,
+            event.c.to_state,
+            func.row_number()
+            .over(partition_by=event.c.case_id, order_by=(event.c.at.desc(), event.c.id.desc()))
+            .label("rn"),
+        )
+        .where(
+            event.c.at < until,
+            event.c.to_state.is_not(None),
+            event.c.case_id.in_(in_period),
+        )
+        .subquery()
+    )
+    last = select(ranked.c.case_id, ranked.c.to_state).where(ranked.c.rn == 1).subquery()
+    filed_ranked = (
+        select(
+            event.c.case_id,
+            event.c.from_state,
+            event.c.at,
+            event.c.data,
+            func.row_number()
+            .over(partition_by=event.c.case_id, order_by=(event.c.at.desc(), event.c.id.desc()))
+            .label("rn"),
+        )
+        .where(event.c.at < until, event.c.event == "file", event.c.case_id.in_(in_period))
+        .subquery()
+    )
+    filing = (
+        select(
+            filed_ranked.c.case_id,
+            filed_ranked.c.from_state,
+            filed_ranked.c.at,
+            filed_ranked.c.data,
+        )
+        .where(filed_ranked.c.rn == 1)
+        .subquery()
+    )
+    stmt = (
+        select(
+            case.c.id,
+            case.c.decision_id,
+            decision.c.number,
+            decision.c.decided_on,
+            decision.c.issuer,
+            case.c.name,
+            case.c.position,
+            unit.c.code,
+            unit.c.name,
+            case.c.category,
+            case.c.destinations,
+            case.c.purpose,
+            func.coalesce(case.c.actual_departure, case.c.planned_departure),
+            returned,
+            case.c.deadline,
+            last.c.to_state,
+            case.c.state,
+            case.c.filed_late,
+            case.c.report_filed_on,
+            filing.c.from_state,
+            filing.c.at,
+            filing.c.data,
+        )
+        .select_from(
+            case.join(last, last.c.case_id == case.c.id)
+            .outerjoin(decision, case.c.decision_id == decision.c.id)
+            .outerjoin(unit, case.c.unit_id == unit.c.id)
+            .outerjoin(filing, filing.c.case_id == case.c.id)
+        )
+        .order_by(decision.c.decided_on, decision.c.number, case.c.id)
+    )
+    facts = []
+    for row in session.execute(stmt):
+        (
+            cid,
+            did,
+            number,
+            decided,
+            issuer,
+            name,
+            position,
+            ucode,
+            uname,
+            category,
+            dests,
+            purpose,
+            departure,
+            return_,
+            deadline,
+            state,
+            now_state,
+            now_late,
+            now_filed,
+            file_from,
+            file_at,
+            file_data,
+        ) = row
+        fact = CaseFact(
+            cid,
+            did,
+            number,
+            decided,
+            issuer,
+            name,
+            position,
+            ucode,
+            uname,
+            category,
+            tuple(d for d in (dests or "").split(",") if d),
+            purpose,
+            departure,
+            return_,
+            deadline if state not in BEFORE_REPORT else None,
+            state,
+        )
+        if state in FILED:
+            fact.filed_on = _filed_day(file_data, file_at, now_filed)
+            if now_state in FILED and now_late is not None and now_filed == fact.filed_on:
+                fact.late = bool(now_late)  # the engine's own verdict, same filing
+            else:
+                fact.late = file_from in OUTSTANDING or bool(
+                    deadline and fact.filed_on and fact.filed_on > deadline
+                )
+        facts.append(fact)
+    return facts
+
+
+def _filed_day(data: Any, at: datetime | None, current: date | None) -> date | None:
+    on = (data or {}).get("on") if isinstance(data, dict) else None
+    if on:
+        return date.fromisoformat(str(on)[:10])
+    return current if current else (at.date() if at else None)
+
+
+# -- figures ------------------------------------------------------------------------------
+
+# Extra sections other case types add (NGO obligations: ``ngo_by_agency``,
+# ``ngo_by_ngo``): name → function(session, period, until) → list of row dicts. A
+# workflow module registers its own with :func:`register_section`.
+SectionFn = Callable[[Session, Period, datetime], list[dict[str, Any]]]
+EXTRA_SECTIONS: dict[str, SectionFn] = {}
+
+
+def register_section(name: str, fn: SectionFn) -> None:
+    EXTRA_SECTIONS[name] = fn
+
+
+def extra_sections(session: Session, period: Period, until: datetime) -> dict[str, Any]:
+    """The place for NGO obligations (workflow ``ngo_project``, child cases with
+    ``parent_id``): each registered section is computed for the same period and date."""
+    return {name: fn(session, period, until) for name, fn in EXTRA_SECTIONS.items()}
+
+
+@dataclass
+class _Group:
+    key: Any
+    counts: Counts = field(default_factory=Counts)
+    decisions: set[int] = field(default_factory=set)
+
+
+def _group(facts: Iterable[CaseFact], key: Callable[[CaseFact], Iterable[Any]]) -> dict:
+    groups: dict[Any, _Group] = {}
+    for fact in facts:
+        for k in key(fact):
+            group = groups.get(k)
+            if group is None:
+                group = groups[k] = _Group(k)
+            group.counts.add(fact)
+            if fact.decision_id is not None:
+                group.decisions.add(fact.decision_id)
+    return groups
+
+
+def summarise(
+    facts: list[CaseFact], period: Period, as_of: date, language: str = "vi"
+) -> dict[str, Any]:
+    """The report as plain data (the JSON shape), from the trips' facts."""
+    decisions = {f.decision_id for f in facts if f.decision_id is not None}
+    by_issuer_groups = _group(facts, lambda f: [f.issuer or "other"])
+    by_issuer = []
+    for issuer in [*ISSUERS, *sorted(set(by_issuer_groups) - set(ISSUERS))]:
+        group = by_issuer_groups.get(issuer, _Group(issuer))
+        by_issuer.append(
+            {
+                "issuer": issuer,
+                "label": ISSUERS.get(issuer, issuer),
+                "decisions": len(group.decisions),
+                "cases": group.counts.cases,
+            }
+        )
+    by_category_groups = _group(facts, lambda f: [f.category or "unknown"])
+    by_category = []
+    for category in [*CATEGORIES, *sorted(set(by_category_groups) - set(CATEGORIES))]:
+        group = by_category_groups.get(category, _Group(category))
+        by_category.append(
+            {
+                "category": category,
+                "label": CATEGORIES.get(category, category),
+                **group.counts.as_dict(),
+            }
+        )
+    units = _group(facts, lambda f: [(f.unit_code or "", f.unit_name or "")])
+    by_unit = [
+        {"unit": code or None, "name": name or None, **g.counts.as_dict()}
+        for (code, name), g in sorted(units.items())
+    ]
+    countries = _group(facts, lambda f: f.destinations or ("",))
+    by_country = [
+        {
+            "country": code or None,
+            "name": country_name(code, language) if code else None,
+            **g.counts.as_dict(),
+        }
+        for code, g in sorted(countries.items(), key=lambda kv: (-kv[1].counts.cases, kv[0]))
+    ]
+    basis = (lambda f: f.decision_date) if period.by == "decision" else (lambda f: f.return_)
+    months = _group(facts, lambda f: [basis(f).strftime("%Y-%m") if basis(f) else ""])
+    by_month = [
+        {"month": month or None, "decisions": len(g.decisions), **g.counts.as_dict()}
+        for month, g in sorted(months.items())
+    ]
+    total = Counts()
+    for fact in facts:
+        total.add(fact)
+    return {
+        "period": {"from": period.start.isoformat(), "to": period.end.isoformat(), "by": period.by},
+        "as_of": as_of.isoformat(),
+        "decisions": len(decisions),
+        "cases": len(facts),
+        "by_issuer": by_issuer,
+        "by_category": by_category,
+        "by_unit": by_unit,
+        "by_country": by_country,
+        "by_month": by_month,
+        "totals": total.as_dict(),
+    }
+
+
+def compliance(
+    session: Session,
+    period: Period,
+    as_of: date,
+    tz: ZoneInfo,
+    *,
+    with_cases: bool = False,
+    language: str = "vi",
+) -> dict[str, Any]:
+    """The compliance report for ``period`` as it stood at the end of ``as_of``."""
+    until = cutoff(as_of, tz)
+    facts = case_facts(session, period, until)
+    report = summarise(facts, period, as_of, language)
+    report.update(extra_sections(session, period, until))
+    if with_cases:
+        report["case_list"] = [fact_row(f) for f in facts]
+    return report
+
+
+def fact_row(fact: CaseFact) -> dict[str, Any]:
+    """One trip for the case sheet and the JSON ``case_list``."""
+
+    def iso(value: date | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": fact.case_id,
+        "decision": fact.decision_number,
+        "decision_date": iso(fact.decision_date),
+        "issuer": fact.issuer,
+        "name": fact.name,
+        "position": fact.position,
+        "unit": fact.unit_code,
+        "unit_name": fact.unit_name,
+        "category": fact.category,
+        "destinations": list(fact.destinations),
+        "purpose": fact.purpose,
+        "departure": iso(fact.departure),
+        "return": iso(fact.return_),
+        "deadline": iso(fact.deadline),
+        "state": fact.state,
+        "report_filed_on": iso(fact.filed_on),
+        "status": fact.status,
+    }
