@@ -216,11 +216,11 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
 
 
 def _country_names(codes: str | None, lang: str) -> str:
-    try:
-        from notifications.countries import country_names
+    from notifications.countries import country_names
 
-        return ", ".join(country_names([c for c in (codes or "").split(",") if c], lang))
-    except (ImportError, TheodoiError, KeyError, TypeError):
+    try:
+        return country_names(codes, lang)
+    except (TheodoiError, KeyError, LookupError):
         return codes or ""
 
 

@@ -176,7 +176,7 @@ async def tick(request: Request, principal: Principal = Depends(require(*STAFF))
     app.clock.advance(timedelta(days=days))
     lines = run_due(app)
     request.session["exp"] = codec(request).expiry()  # the jump must not log us out
-    flash(request, f"+{days} ngày / days: {lines}")
+    flash(request, i18n.gettext("dash.ticked", language(request), days=days, summary=lines))
     return RedirectResponse(_same_site(request.headers.get("referer")), status_code=303)
 
 
@@ -195,7 +195,7 @@ def _same_site(referer: str | None) -> str:
 def run_due(app: Any) -> str:
     """Fire due timers, then deliver due notices when the sender is installed."""
     report = app.engine.sweep()
-    summary = f"{report.fired} timers"
+    summary = f"{report.fired} timers fired"
     try:
         from notifications.smtp import deliver_due
     except ImportError:
