@@ -164,6 +164,10 @@ class WebSettings(_Section):
     session_hours: float = 12
     link_days: float = 30
     secret_key: str = ""  # only from THEODOI_WEB__SECRET_KEY; generated per database otherwise
+    report_min_chars: int = Field(default=30, ge=1)  # each section of a filed report
+    upload_max_mb: float = Field(default=10, gt=0)  # the signed report file
+    password_time_cost: int = Field(default=3, ge=1)  # argon2id cost of new password hashes
+    password_memory_kib: int = Field(default=65536, ge=8)
 
 
 class WorkerSettings(_Section):
