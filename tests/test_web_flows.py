@@ -321,3 +321,30 @@ def test_user_cli(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None
     headers = {"Authorization": f"Bearer {token.output.strip()}"}
     assert api.get("/api/v1/cases", headers=headers).status_code == 200
     assert login(client_for(site), "leader@snv.vn", "mat-khau-moi-dai-hon").status_code == 303
+
+
+def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
+    data = Path(__file__).parent / "data"
+    client = client_for(site, "coord@snv.vn")
+    token = page_csrf(client, "/import")
+    bad = client.post("/import", data={"csrf_token": token, "kind": "trips"},
+                      files={"file": ("bad_trips.csv", (data / "bad_trips.csv").read_bytes(),
+                                      "text/csv")})
+    assert bad.status_code == 400 and 'id="problems"' in bad.text
+    units = (data / "units.csv").read_bytes()
+    checked = client.post("/import", data={"csrf_token": token, "kind": "units"},
+                          files={"file": ("units.csv", units, "text/csv")})
+    assert checked.status_code == 200 and "Sở Công Thương" in checked.text
+    with site["app"].db.session(write=False) as s:
+        assert store.unit_by_code(s, "SCT") is None  # checking writes nothing
+    import_token = re.search(r'name="token" value="([^"]+)"', checked.text).group(1)
+    # another session cannot confirm this upload
+    admin = client_for(site, "admin@snv.vn")
+    stolen = admin.post("/import", data={"csrf_token": page_csrf(admin, "/import"),
+                                         "kind": "units", "token": import_token, "confirm": "1"})
+    assert stolen.status_code == 400
+    done = client.post("/import", data={"csrf_token": token, "kind": "units",
+                                        "token": import_token, "confirm": "1"})
+    assert done.status_code == 303
+    with site["app"].db.session(write=False) as s:
+        assert store.unit_by_code(s, "SCT").name == "Sở Công Thương"

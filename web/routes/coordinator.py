@@ -126,35 +126,28 @@ async def decision_create(
 # -- import -------------------------------------------------------------------------------
 
 
-def _importer() -> Any:
-    try:
-        from engine import importer
-    except ImportError:
-        return None
-    return importer
-
-
 @router.get("/import")
 def import_form(request: Request, principal: Principal = Depends(require(*STAFF))) -> Response:
-    context = {"available": _importer() is not None, "result": None, "error": None,
-               "token": None}
-    return render(request, "import.html", context)
+    from web import importing
+
+    return render(request, "import.html", importing._context())
 
 
 @router.post("/import", dependencies=[Depends(check_csrf)])
 async def import_upload(
     request: Request, principal: Principal = Depends(require(*STAFF))
 ) -> Response:
-    """Upload: validate and show the table; with confirm=1 and the same file, write."""
+    """Upload: validate and show the table (nothing written); confirm: import it."""
     from web import importing
 
     app = theodoi(request)
     form = await request.form()
-    context = await importing.handle(app, form, actor=f"user:{principal.email}")
+    context = await importing.handle(app, form, request.session,
+                                     actor=f"user:{principal.email}")
     if context.get("done") is not None:
         flash(request, i18n.gettext("import.done", language(request), n=context["done"]))
         return RedirectResponse("/cases", status_code=303)
-    status = 400 if context.get("error") else 200
+    status = 400 if context.get("error") or context.get("problems") else 200
     return render(request, "import.html", context, status=status)
 
 
