@@ -93,6 +93,29 @@ def register(app: typer.Typer) -> None:
                 state = "" if user.active else " (inactive)"
                 typer.echo(f"{user.email}\t{user.role}\t{unit}{state}")
 
+    @user_app.command("demo")
+    @cli_errors
+    def user_demo(config: ConfigOpt = None) -> None:
+        """Create (or reset) one demo account per role and print them (``make run``)."""
+        import secrets
+
+        from web import queries, users
+
+        with open_app(config) as application, application.db.session() as session:
+            configure_passwords(application.config.web)
+            units = queries.units(session)
+            for role in users.ROLES:
+                if role == "unit" and not units:
+                    typer.echo("unit: no unit yet (theodoi unit add / theodoi demo)")
+                    continue
+                email = f"{role}@demo.theodoi"
+                password = secrets.token_urlsafe(9)
+                users.add_user(session, email, role, now=application.clock.now(),
+                               unit_code=units[0].code if role == "unit" else None,
+                               password=password)
+                unit = f" ({units[0].code})" if role == "unit" else ""
+                typer.echo(f"{role:<12} {email:<28} {password}{unit}")
+
     @app.command("web")
     @cli_errors
     def web(

@@ -348,3 +348,17 @@ def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
     assert done.status_code == 303
     with site["app"].db.session(write=False) as s:
         assert store.unit_by_code(s, "SCT").name == "Sở Công Thương"
+
+
+def test_demo_accounts(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.cli import load_plugins
+
+    monkeypatch.setenv("THEODOI_STORAGE__URL", site["app"].config.storage.url)
+    for key, value in CHEAP_PASSWORDS.items():
+        monkeypatch.setenv(key, value)
+    shown = CliRunner().invoke(load_plugins(), ["user", "demo"])
+    assert shown.exit_code == 0, shown.output
+    lines = {part[0]: part[2] for part in (line.split() for line in shown.output.splitlines())}
+    assert set(lines) == {"admin", "coordinator", "unit", "leader"}
+    client = client_for(site)
+    assert login(client, "unit@demo.theodoi", lines["unit"]).headers["location"] == "/unit"
