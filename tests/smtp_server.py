@@ -9,6 +9,7 @@ told to misbehave:
 * ``refuse(address, "550 5.1.1 no such user")``: RCPT for that address fails;
 * ``fail_data("421 4.3.2 try again later")`` / ``fail_mail(...)``: every DATA / MAIL
   fails with that reply (``None`` to stop);
+* ``delay = 0.05``: each DATA takes that long (a slow server, to kill a sender mid-batch);
 * ``stop()`` / ``start()`` / ``restart()`` on the same port (server down, back up);
 * ``tls=True``: STARTTLS (required) with a self-signed certificate; ``implicit_tls=True``:
   TLS from the first byte; ``users={"name": "password"}``: AUTH required.
@@ -18,6 +19,7 @@ told to misbehave:
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -102,6 +104,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
         if self.server.data_reply:
             return self.server.data_reply
         raw = envelope.original_content or envelope.content
@@ -133,6 +137,7 @@ class SmtpServer:
         self.refusals: dict[str, str] = {}
         self.data_reply: str | None = None
         self.mail_reply: str | None = None
+        self.delay = 0.0  # seconds each DATA takes (a slow server)
         self.lock = threading.Lock()
         self.tls, self.implicit_tls, self.users = tls, implicit_tls, users or {}
         self.cert_file: Path | None = None
