@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine import export, reports
+from engine import cli, export, reports
 from engine.clock import local_date
 from engine.errors import InvalidInput, TheodoiError
 
@@ -69,12 +69,11 @@ def import_command(
     config: ConfigOpt = None,
 ) -> None:
     """Import units or trips from a spreadsheet: all rows or none."""
-    from engine import cli
     from engine.imports import ImportOptions, ImportRefused, import_file
 
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
     try:
-        with cli.open_app(config) as application, _progress_bar() as bar:
+        with cli.open_app(config, upgrade=True) as application, _progress_bar() as bar:
             options = ImportOptions(
                 dry_run=dry_run, notify=notify, actor=f"import:{user}", progress=bar
             )
@@ -179,8 +178,6 @@ def compliance_command(
     config: ConfigOpt = None,
 ) -> None:
     """Post-trip report compliance for a period, recomputed from the case history."""
-    from engine import cli
-
     @cli.cli_errors
     def run() -> None:
         cli.choice(fmt, ("table", "json", "csv", "xlsx"), "format")
@@ -305,8 +302,6 @@ def export_cases(
     config: ConfigOpt = None,
 ) -> None:
     """Export the case list (same filters as ``theodoi cases``)."""
-    from engine import cli
-
     @cli.cli_errors
     def run() -> None:
         cli.choice(fmt, ("csv", "xlsx"), "format")

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from click.testing import Result
+from typer.testing import CliRunner
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 THEODOI = [sys.executable, "-m", "engine.cli"]
@@ -31,6 +34,22 @@ def run(db: Path, *args: str, now: str | None = INSPECTION, ok: bool = True,
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
+
+
+def invoke(db: Path, *args: str, now: str = INSPECTION, code: int = 0) -> Result:
+    """The same CLI in this process (Typer's runner): for the many small checks where a
+    subprocess per command would cost seconds. Always with a fixed clock."""
+    from engine import cli
+
+    runner = CliRunner()
+    try:
+        result = runner.invoke(
+            cli.load_plugins(), ["--now", now, *args], env={"THEODOI_STORAGE__URL": f"sqlite:///{db}"}
+        )
+    finally:
+        cli._FIXED_NOW.clear()  # the CLI keeps --now in a module global: do not leak it
+    assert result.exit_code == code, result.output + str(result.exception or "")
+    return result
 
 
 def dump(db: Path) -> dict[str, list[tuple]]:

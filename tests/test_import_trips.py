@@ -15,7 +15,7 @@ from engine.clock import ManualClock, to_local
 from engine.imports import ImportOptions, ImportRefused, import_file
 from storage import queries
 from tests.conftest import make_config
-from tests.import_support import DATA, dump, run
+from tests.import_support import DATA, dump, invoke, run
 
 # 10 August 2021, 09:00 in Tây Ninh: the last seed trip (back 06/08) has a report due.
 AUG_10 = datetime(2021, 8, 10, 2, 0)
@@ -256,9 +256,8 @@ def test_unit_by_exact_name(app: App, tmp_path: Path) -> None:
 
 def test_cli_refuses_a_bad_file_listing_every_problem(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
-    run(db, "init")
-    run(db, "import", "units", str(DATA / "units.csv"))
-    run(db, "import", "trips", str(DATA / "seed_trips.csv"))
+    invoke(db, "import", "units", str(DATA / "units.csv"))
+    invoke(db, "import", "trips", str(DATA / "seed_trips.csv"))
     before = dump(db)
     proc = run(db, "import", "trips", str(DATA / "bad_trips.csv"), ok=False)
     assert proc.returncode == 2
@@ -274,15 +273,14 @@ def test_cli_refuses_a_bad_file_listing_every_problem(tmp_path: Path) -> None:
 
 def test_cli_dry_run_and_import(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
-    run(db, "init")
-    run(db, "import", "units", str(DATA / "units.xlsx"))
+    invoke(db, "import", "units", str(DATA / "units.xlsx"))
     before = dump(db)
-    dry = run(db, "import", "trips", str(DATA / "seed_trips_vi.csv"), "--dry-run")
+    dry = invoke(db, "import", "trips", str(DATA / "seed_trips_vi.csv"), "--dry-run")
     assert "row 2: create" in dry.stdout and "Trần Quốc Hưng" in dry.stdout
     assert "20 created" in dry.stdout and "dry run" in dry.stdout
     assert dump(db) == before
-    done = run(db, "import", "trips", str(DATA / "seed_trips_vi.csv"))
+    done = invoke(db, "import", "trips", str(DATA / "seed_trips_vi.csv"))
     assert "20 created, 0 updated, 0 unchanged" in done.stdout
     assert "escalated 13" in done.stdout
-    listed = json.loads(run(db, "cases", "--format", "json").stdout)
+    listed = json.loads(invoke(db, "cases", "--format", "json").stdout)
     assert len(listed) == 20
