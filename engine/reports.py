@@ -447,3 +447,7 @@ def fact_row(fact: CaseFact) -> dict[str, Any]:
         "report_filed_on": iso(fact.filed_on),
         "status": fact.status,
     }
+
+
+# The NGO section registers itself (imported last: it uses the names above).
+import engine.reports_ngo  # noqa: E402, F401
