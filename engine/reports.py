@@ -114,8 +114,10 @@ class Counts:
     not_yet_due: int = 0
 
     def add(self, fact: CaseFact) -> None:
+        self.add_status(fact.status)
+
+    def add_status(self, status: str) -> None:
         self.cases += 1
-        status = fact.status
         if status in ("on_time", "late"):
             self.due += 1
             self.filed += 1
@@ -148,15 +150,50 @@ def cutoff(as_of: date, tz: ZoneInfo) -> datetime:
 # -- reading the history ----------------------------------------------------------------
 
 
+# fmt: off
+CASE, DECISION, UNIT, EVENT = (
+    Case.__table__, Decision.__table__, Unit.__table__, Event.__table__,
+)
+
+
+def _latest_event(case_ids: Any, until: datetime, *where: Any) -> Any:
+    """Per case among ``case_ids``, its last history entry before ``until`` matching
+    ``where``: a subquery of (case_id, event, from_state, to_state, at, data)."""
+    ranked = (
+        select(
+            EVENT.c.case_id, EVENT.c.event, EVENT.c.from_state, EVENT.c.to_state,
+            EVENT.c.at, EVENT.c.data,
+            func.row_number()
+            .over(partition_by=EVENT.c.case_id, order_by=(EVENT.c.at.desc(), EVENT.c.id.desc()))
+            .label("rn"),
+        )
+        .where(EVENT.c.at < until, EVENT.c.case_id.in_(case_ids), *where)
+        .subquery()
+    )
+    columns = [c for c in ranked.c if c.name != "rn"]
+    return select(*columns).where(ranked.c.rn == 1).subquery()
+
+
+def _filing(
+    state: str, now_state: str, now_late: bool | None, now_filed: date | None,
+    deadline: date | None, file_from: str | None, file_at: datetime | None, file_data: Any,
+) -> tuple[date | None, bool | None]:
+    """(filed on, late) of a case filed at the report date. The engine's own verdict
+    (``filed_late``) when that filing is still the case's current one; else the
+    history's: filed from overdue/escalated, or after the deadline."""
+    if state not in FILED:
+        return None, None
+    filed_on = _filed_day(file_data, file_at, now_filed)
+    if now_state in FILED and now_late is not None and now_filed == filed_on:
+        return filed_on, bool(now_late)
+    late = file_from in OUTSTANDING or bool(deadline and filed_on and filed_on > deadline)
+    return filed_on, late
+
+
 def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFact]:
     """Every trip of the period that existed before ``until``, in the state its history
     gives at ``until`` (events at or after ``until`` are ignored)."""
-    case, decision, unit, event = (
-        Case.__table__,
-        Decision.__table__,
-        Unit.__table__,
-        Event.__table__,
-    )
+    case, decision, unit = CASE, DECISION, UNIT
     returned = func.coalesce(case.c.actual_return, case.c.planned_return)
     basis = decision.c.decided_on if period.by == "decision" else returned
     in_period = (
@@ -164,69 +201,16 @@ def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFa
         .select_from(case.outerjoin(decision, case.c.decision_id == decision.c.id))
         .where(case.c.workflow == "trip", basis >= period.start, basis <= period.end)
     )
-    ranked = (
-        select(
-            event.c.case_id,
-            event.c.to_state,
-            func.row_number()
-            .over(partition_by=event.c.case_id, order_by=(event.c.at.desc(), event.c.id.desc()))
-            .label("rn"),
-        )
-        .where(
-            event.c.at < until,
-            event.c.to_state.is_not(None),
-            event.c.case_id.in_(in_period),
-        )
-        .subquery()
-    )
-    last = select(ranked.c.case_id, ranked.c.to_state).where(ranked.c.rn == 1).subquery()
-    filed_ranked = (
-        select(
-            event.c.case_id,
-            event.c.from_state,
-            event.c.at,
-            event.c.data,
-            func.row_number()
-            .over(partition_by=event.c.case_id, order_by=(event.c.at.desc(), event.c.id.desc()))
-            .label("rn"),
-        )
-        .where(event.c.at < until, event.c.event == "file", event.c.case_id.in_(in_period))
-        .subquery()
-    )
-    filing = (
-        select(
-            filed_ranked.c.case_id,
-            filed_ranked.c.from_state,
-            filed_ranked.c.at,
-            filed_ranked.c.data,
-        )
-        .where(filed_ranked.c.rn == 1)
-        .subquery()
-    )
+    last = _latest_event(in_period, until, EVENT.c.to_state.is_not(None))
+    filing = _latest_event(in_period, until, EVENT.c.event == "file")
     stmt = (
         select(
-            case.c.id,
-            case.c.decision_id,
-            decision.c.number,
-            decision.c.decided_on,
-            decision.c.issuer,
-            case.c.name,
-            case.c.position,
-            unit.c.code,
-            unit.c.name,
-            case.c.category,
-            case.c.destinations,
-            case.c.purpose,
-            func.coalesce(case.c.actual_departure, case.c.planned_departure),
-            returned,
-            case.c.deadline,
-            last.c.to_state,
-            case.c.state,
-            case.c.filed_late,
-            case.c.report_filed_on,
-            filing.c.from_state,
-            filing.c.at,
-            filing.c.data,
+            case.c.id, case.c.decision_id, decision.c.number, decision.c.decided_on,
+            decision.c.issuer, case.c.name, case.c.position, unit.c.code, unit.c.name,
+            case.c.category, case.c.destinations, case.c.purpose,
+            func.coalesce(case.c.actual_departure, case.c.planned_departure), returned,
+            case.c.deadline, last.c.to_state, case.c.state, case.c.filed_late,
+            case.c.report_filed_on, filing.c.from_state, filing.c.at, filing.c.data,
         )
         .select_from(
             case.join(last, last.c.case_id == case.c.id)
@@ -238,58 +222,22 @@ def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFa
     )
     facts = []
     for row in session.execute(stmt):
-        (
-            cid,
-            did,
-            number,
-            decided,
-            issuer,
-            name,
-            position,
-            ucode,
-            uname,
-            category,
-            dests,
-            purpose,
-            departure,
-            return_,
-            deadline,
-            state,
-            now_state,
-            now_late,
-            now_filed,
-            file_from,
-            file_at,
-            file_data,
-        ) = row
+        (cid, did, number, decided, issuer, name, position, ucode, uname, category, dests,
+         purpose, departure, return_, deadline, state, *filing_columns) = row
         fact = CaseFact(
-            cid,
-            did,
-            number,
-            decided,
-            issuer,
-            name,
-            position,
-            ucode,
-            uname,
-            category,
-            tuple(d for d in (dests or "").split(",") if d),
-            purpose,
-            departure,
-            return_,
-            deadline if state not in BEFORE_REPORT else None,
-            state,
+            cid, did, number, decided, issuer, name, position, ucode, uname, category,
+            tuple(d for d in (dests or "").split(",") if d), purpose, departure, return_,
+            deadline if state not in BEFORE_REPORT else None, state,
         )
-        if state in FILED:
-            fact.filed_on = _filed_day(file_data, file_at, now_filed)
-            if now_state in FILED and now_late is not None and now_filed == fact.filed_on:
-                fact.late = bool(now_late)  # the engine's own verdict, same filing
-            else:
-                fact.late = file_from in OUTSTANDING or bool(
-                    deadline and fact.filed_on and fact.filed_on > deadline
-                )
+        now_state, now_late, now_filed, file_from, file_at, file_data = filing_columns
+        fact.filed_on, fact.late = _filing(
+            state, now_state, now_late, now_filed, deadline, file_from, file_at, file_data
+        )
         facts.append(fact)
     return facts
+
+
+# fmt: on
 
 
 def _filed_day(data: Any, at: datetime | None, current: date | None) -> date | None:
@@ -301,9 +249,11 @@ def _filed_day(data: Any, at: datetime | None, current: date | None) -> date | N
 
 # -- figures ------------------------------------------------------------------------------
 
-# Extra sections other case types add (NGO obligations: ``ngo_by_agency``,
-# ``ngo_by_ngo``): name → function(session, period, until) → list of row dicts. A
-# workflow module registers its own with :func:`register_section`.
+# Extra sections other case types add: name → function(session, period, until) → list
+# of row dicts, computed for the same period and report date. The NGO obligations'
+# ``ngo_by_agency`` and ``ngo_by_ngo`` come this way (engine/reports_ngo.py, imported
+# at the end of this module); another case type registers its own with
+# :func:`register_section`.
 SectionFn = Callable[[Session, Period, datetime], list[dict[str, Any]]]
 EXTRA_SECTIONS: dict[str, SectionFn] = {}
 
@@ -313,8 +263,6 @@ def register_section(name: str, fn: SectionFn) -> None:
 
 
 def extra_sections(session: Session, period: Period, until: datetime) -> dict[str, Any]:
-    """The place for NGO obligations (workflow ``ngo_project``, child cases with
-    ``parent_id``): each registered section is computed for the same period and date."""
     return {name: fn(session, period, until) for name, fn in EXTRA_SECTIONS.items()}
 
 
