@@ -32,9 +32,9 @@ QUERIES = (
     "/cases?state=overdue&sort=deadline",
     "/cases?state=report_due",
     "/cases?unit=U07",
-    "/cases?q=nguyen",
+    "/cases?q=van",
     "/cases?sort=name",
-    "/cases?workflow=trip&category=unit&sort=updated",
+    "/cases?workflow=trip&category=unit&sort=name",
 )
 DEPTH = 3  # pages followed per query
 ROUNDS = 3

@@ -70,6 +70,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This action is not allowed in the case's current state.",
     ),
     "error.back": ("Quay lại", "Go back"),
+    "link.visitor": ("Nộp báo cáo qua liên kết", "Filing through a link"),
     "link.refused_title": ("Liên kết không hợp lệ", "Invalid link"),
     "link.refused": (
         "Liên kết nộp báo cáo này không hợp lệ hoặc đã hết hạn. Vui lòng liên hệ phòng "
@@ -209,10 +210,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "list.first": ("Trang đầu", "First page"),
     "list.empty": ("Không có hồ sơ nào phù hợp.", "No case matches."),
     "list.total": ("Tổng số: {n}", "Total: {n}"),
-    "sort.deadline": ("Hạn nộp", "Deadline"),
+    "sort.deadline": ("Hạn nộp (hồ sơ có hạn)", "Deadline (cases that have one)"),
     "sort.name": ("Tên", "Name"),
     "sort.id": ("Mới nhất", "Newest"),
-    "sort.updated": ("Cập nhật gần nhất", "Recently updated"),
     # decision form
     "decision.title": ("Quyết định cử đi nước ngoài mới", "New travel decision"),
     "decision.travellers": ("Người được cử đi", "Travellers"),

@@ -120,7 +120,8 @@ def list_cases(
     decided_from: date | None = Query(None, alias="from"),
     decided_to: date | None = Query(None, alias="to"),
     q: str | None = Query(None, description="Words of a name or a decision number"),
-    sort: str = Query("id", pattern="^(id|deadline|name|updated)$"),
+    sort: str = Query("id", pattern="^(id|deadline|name)$",
+                      description="id: newest first; deadline: cases with one, soonest first"),
     after: str | None = None,
     limit: int = Query(50, ge=1, le=500),
     principal: Principal = Depends(api_user(*ROLES)),
@@ -133,7 +134,8 @@ def list_cases(
             unit_id = found.id if found else -1
         flt = wq.CaseFilter(workflow=workflow, state=state, unit_id=unit_id, category=category,
                             issuer=issuer, decision=decision, period_from=decided_from,
-                            period_to=decided_to, q=q, sort=sort)
+                            period_to=decided_to, q=q, sort=sort,
+                            known_workflows=tuple(app.registry.names()))
         if principal.role == "unit":
             flt.only_unit = principal.unit_id if principal.unit_id is not None else -1
         page = wq.case_page(s, flt, after, limit)

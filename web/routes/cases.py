@@ -63,6 +63,7 @@ def filter_from(request: Request, principal: Principal) -> wq.CaseFilter:
         period_to=_optional_day(p.get("to")),
         q=p.get("q") or None,
         sort=p.get("sort") or "id",
+        known_workflows=tuple(theodoi(request).registry.names()),
     )
     if principal.role == "unit":
         flt.only_unit = principal.unit_id if principal.unit_id is not None else -1
@@ -290,7 +291,7 @@ async def case_event(
             name = getattr(upload, "filename", "") or ""
             checked = services.check_upload(name, content, _max_bytes(app))
             if isinstance(checked, str):
-                return _refuse(request, case_id, i18n.gettext(checked, lang, mb=_max_mb(app)))
+                return _refuse(request, case_id, i18n.gettext(checked, lang, mb=f"{_max_mb(app):g}"))
             with app.db.session() as s:
                 services.file_report(app, s, case_id, actor=actor, version=version,
                                      upload=checked, on=params.get("on"))

@@ -65,7 +65,7 @@ def report_form_context(request: Request, principal: Principal, case_id: int) ->
         "decision": decision,
         "section_names": services.SECTIONS,
         "min_chars": min_chars(app),
-        "max_mb": max_mb(app),
+        "max_mb": f"{max_mb(app):g}",
         "values": {},
         "errors": [],
         "open": case.state in REPORT_STATES,
@@ -112,7 +112,7 @@ async def submit_report(
     content = await upload.read(limit + 1) if hasattr(upload, "read") else b""
     checked = services.check_upload(getattr(upload, "filename", "") or "", content, limit)
     if isinstance(checked, str):
-        errors.append(i18n.gettext(checked, lang, mb=max_mb(app)))
+        errors.append(i18n.gettext(checked, lang, mb=f"{max_mb(app):g}"))
     try:
         version = int(str(form.get("version", "")))
     except ValueError:
