@@ -173,6 +173,10 @@ class WebSettings(_Section):
 class WorkerSettings(_Section):
     lease_s: float = 60
     id: str = ""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: no metrics server
+    ready_max_lag_s: float = Field(default=900, gt=0)  # /readyz fails beyond this sweep lag
+    backoff_max_s: float = Field(default=30, gt=0)  # database lost: retry at most this apart
 
 
 class Config(_Section):

@@ -331,6 +331,12 @@ def next_outbox_at(session: Session, until: datetime) -> datetime | None:
     return session.execute(stmt).scalar()
 
 
+def outbox_status_counts(session: Session) -> dict[str, int]:
+    """Outbox rows per status (pending, sending, sent, failed, held, parked)."""
+    stmt = select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
+    return {status: int(n) for status, n in session.execute(stmt)}
+
+
 def outbox_for_case(session: Session, case_id: int) -> list[OutboxMessage]:
     stmt = (
         select(OutboxMessage)
