@@ -130,3 +130,7 @@ def _trips(app: App, session: Session, table: Table, options: ImportOptions) -> 
 
 register_kind("units", UNIT_COLUMNS, _units)
 register_kind("trips", TRIP_COLUMNS, _trips)
+
+
+# Case types that bring their own kinds (imported last: they use register_kind).
+from engine.imports import ngo  # noqa: E402, F401
