@@ -71,6 +71,7 @@ class DeliveryReport:
     window_closed: bool = False
     circuit_open: bool = False
     lines: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # seconds per accepted message
 
     def __str__(self) -> str:
         if self.window_closed:
@@ -239,13 +240,16 @@ class _Pass:
             return
         try:
             client = await pool.get(slot)
+            data = built.as_bytes()
+            started = time.monotonic()
             refused, _response = await client.sendmail(
-                self.config.smtp.from_address, built.recipients, built.as_bytes()
+                self.config.smtp.from_address, built.recipients, data
             )
         except Exception as exc:  # noqa: BLE001 — every failure is classified and recorded
             await pool.drop(slot)
             self._failed(row, token, classify(exc))
             return
+        self.report.latencies.append(time.monotonic() - started)  # the worker's metrics
         refusals = {addr: f"{r.code} {r.message}" for addr, r in (refused or {}).items()}
         store.mark_sent(self.db, row, self.now, refusals)
         self.report.sent += 1
