@@ -37,6 +37,7 @@ OUTBOX = OutboxMessage.__table__
 
 PAGE_SIZE = 50
 OPEN_LATE = ("overdue", "escalated")
+WAITING = ("report_due", "due")  # a trip's report, an obligation (NGO report, review)
 
 # sort name → (column, descending?, value parser for the cursor). Each is an indexed
 # column, with the id as tie-breaker (SQLite indexes carry the rowid), so a page is an
@@ -259,10 +260,11 @@ def late_cases(session: Session, limit: int = 100, only_unit: int | None = None)
 def upcoming_deadlines(
     session: Session, start: date, end: date, limit: int = 100, only_unit: int | None = None
 ) -> list[dict]:
-    """Cases waiting for a report whose deadline falls in [start, end]."""
+    """Cases waiting for a report (a trip's or an obligation's) whose deadline falls in
+    [start, end]."""
     flt = CaseFilter(only_unit=only_unit)
     stmt = _base(LIST_COLUMNS, flt, with_joins=True).where(
-        CASE.c.state == "report_due", CASE.c.deadline >= start, CASE.c.deadline <= end
+        CASE.c.state.in_(WAITING), CASE.c.deadline >= start, CASE.c.deadline <= end
     )
     stmt = stmt.order_by(CASE.c.deadline.asc(), CASE.c.id).limit(limit)
     return [dict(r._mapping) for r in session.execute(stmt)]

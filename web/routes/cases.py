@@ -37,7 +37,10 @@ from web.deps import (
 router = APIRouter(include_in_schema=False)
 
 # Events the engine fires by itself (timers, automatic steps): never offered as buttons.
-SYSTEM_EVENTS = frozenset({"open_report", "deadline_passed", "escalate"})
+SYSTEM_EVENTS = frozenset({
+    "open_report", "deadline_passed", "escalate", "open_final_report", "expiring", "expire",
+    "obligation_filed", "obligation_reopened", "obligation_closed",
+})
 def _optional_day(value: str | None) -> date | None:
     try:
         return services.parse_day(value, "date", required=False)
@@ -179,12 +182,19 @@ def allowed_actions(app: Any, case: Any) -> list[dict[str, Any]]:
                 "event": t.event,
                 "needs_reason": "reason" in t.needs,
                 "needs_until": "until" in t.needs,
-                "date": t.event in ("depart", "return", "file"),
+                "date": t.event in ("depart", "return", "file", "start", "complete"),
                 "file": t.event == "file",
                 "danger": t.event in ("cancel", "reject"),
             }
         )
     return out
+
+
+def takes_report(app: Any, case: Any) -> bool:
+    """Whether the case's state accepts a report (its workflow allows 'file' there)."""
+    if case.workflow not in app.registry:
+        return False
+    return app.registry[case.workflow].workflow.transition("file", case.state) is not None
 
 
 def case_context(request: Request, principal: Principal, case_id: int) -> dict[str, Any]:
@@ -209,8 +219,7 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
         "sections": sections,
         "section_names": services.SECTIONS,
         "actions": allowed_actions(app, case) if principal.is_staff else [],
-        "can_file_report": case.state in ("report_due", "overdue", "escalated")
-        and principal.role in ("unit", *STAFF),
+        "can_file_report": takes_report(app, case) and principal.role in ("unit", *STAFF),
         "today": local_date(app.clock.now(), app.config.organisation.tz).isoformat(),
         "destinations": _country_names(case.destinations, language(request)),
     }

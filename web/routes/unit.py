@@ -29,10 +29,11 @@ from web.deps import (
     require,
     theodoi,
 )
+from web.routes.cases import takes_report
 
 router = APIRouter(include_in_schema=False)
 
-REPORT_STATES = ("report_due", "overdue", "escalated")
+REPORT_STATES = ("report_due", "due", "overdue", "escalated")  # trips and obligations
 
 
 @router.get("/unit")
@@ -68,7 +69,7 @@ def report_form_context(request: Request, principal: Principal, case_id: int) ->
         "max_mb": f"{max_mb(app):g}",
         "values": {},
         "errors": [],
-        "open": case.state in REPORT_STATES,
+        "open": takes_report(app, case),
     }
 
 
