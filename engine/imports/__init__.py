@@ -133,4 +133,4 @@ register_kind("trips", TRIP_COLUMNS, _trips)
 
 
 # Case types that bring their own kinds (imported last: they use register_kind).
-from engine.imports import ngo  # noqa: E402, F401
+from engine.imports import agreements, ngo  # noqa: E402, F401
