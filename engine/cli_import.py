@@ -20,13 +20,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine import cli, export, reports
+from engine import cli as _default_cli
+from engine import export, reports
 from engine.clock import local_date
 from engine.errors import InvalidInput, TheodoiError
 
@@ -47,7 +49,19 @@ def _console(stderr: bool = False) -> Console:
     return Console(file=stream, width=None if stream.isatty() else 200)
 
 
+_HOST: list[ModuleType] = []
+
+
+def _cli() -> ModuleType:
+    """The CLI module holding the app. Run as ``python -m engine.cli`` that is
+    ``__main__``, a second copy of engine.cli: its ``--now`` is the one the user set."""
+    return _HOST[0] if _HOST else _default_cli
+
+
 def register(app: typer.Typer) -> None:
+    callback = app.registered_callback.callback if app.registered_callback else None
+    module = sys.modules.get(callback.__module__) if callback else None
+    _HOST[:] = [module if module is not None and hasattr(module, "open_app") else _default_cli]
     app.command("import")(import_command)
     app.add_typer(report_app, name="report")
     app.add_typer(export_app, name="export")
@@ -73,7 +87,7 @@ def import_command(
 
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
     try:
-        with cli.open_app(config, upgrade=True) as application, _progress_bar() as bar:
+        with _cli().open_app(config, upgrade=True) as application, _progress_bar() as bar:
             options = ImportOptions(
                 dry_run=dry_run, notify=notify, actor=f"import:{user}", progress=bar
             )
@@ -178,20 +192,25 @@ def compliance_command(
     config: ConfigOpt = None,
 ) -> None:
     """Post-trip report compliance for a period, recomputed from the case history."""
-    @cli.cli_errors
+
+    @_cli().cli_errors
     def run() -> None:
-        cli.choice(fmt, ("table", "json", "csv", "xlsx"), "format")
-        cli.choice(by, reports.BASES, "by")
+        _cli().choice(fmt, ("table", "json", "csv", "xlsx"), "format")
+        _cli().choice(by, reports.BASES, "by")
         if fmt == "xlsx" and output is None:
             raise InvalidInput("output", "an .xlsx report needs --output FILE")
         try:
-            period = reports.Period(cli.parse_date(start, "from"), cli.parse_date(end, "to"), by)
+            period = reports.Period(
+                _cli().parse_date(start, "from"), _cli().parse_date(end, "to"), by
+            )
         except ValueError as exc:
             raise InvalidInput("to", str(exc)) from None
-        with cli.open_app(config) as application, application.db.session(write=False) as s:
+        with _cli().open_app(config) as application, application.db.session(write=False) as s:
             tz = application.config.organisation.tz
             day = (
-                cli.parse_date(as_of, "as-of") if as_of else local_date(application.clock.now(), tz)
+                _cli().parse_date(as_of, "as-of")
+                if as_of
+                else local_date(application.clock.now(), tz)
             )
             report = reports.compliance(s, period, day, tz, with_cases=fmt in ("xlsx", "json"))
             org = application.config.organisation
@@ -224,7 +243,14 @@ def _emit_text(text: str, output: Path | None) -> None:
     typer.echo(f"wrote {output}")
 
 
-_CSV_FIELDS = ["section", "key", "label", "decisions", *[k for k, _ in export.COUNT_HEADERS]]
+_CSV_FIELDS = [
+    "section",
+    "key",
+    "label",
+    "decisions",
+    *[k for k, _ in export.COUNT_HEADERS],
+    "obligations",
+]
 
 
 def _compliance_csv(report: dict[str, Any]) -> str:
@@ -241,13 +267,17 @@ def _compliance_csv(report: dict[str, Any]) -> str:
             **report["totals"],
         }
     )
-    for section, key, label in (
+    sections = [
         ("by_issuer", "issuer", "label"),
         ("by_category", "category", "label"),
         ("by_unit", "unit", "name"),
         ("by_country", "country", "name"),
         ("by_month", "month", "month"),
-    ):
+    ]
+    for extra in reports.extra_keys(report):  # e.g. ngo_by_agency: keyed by its first field
+        first = next(iter(report[extra][0])) if report[extra] else ""
+        sections.append((extra, first, first))
+    for section, key, label in sections:
         for item in report[section]:
             writer.writerow(
                 {**item, "section": section, "key": item[key] or "", "label": item.get(label) or ""}
@@ -283,6 +313,15 @@ def _print_compliance(report: dict[str, Any], output: Path | None) -> None:
             pct = item["filed_pct"]
             table.add_row(head, *cells, "–" if pct is None else f"{pct}%")
         console.print(table)
+    for extra in reports.extra_keys(report):
+        rows = report[extra]
+        if not rows:
+            continue
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        table = Table(*fields, title=extra)
+        for item in rows:
+            table.add_row(*["" if item.get(f) is None else str(item.get(f)) for f in fields])
+        console.print(table)
     if output is not None:
         _emit_text(console.export_text(), output)
 
@@ -302,13 +341,14 @@ def export_cases(
     config: ConfigOpt = None,
 ) -> None:
     """Export the case list (same filters as ``theodoi cases``)."""
-    @cli.cli_errors
+
+    @_cli().cli_errors
     def run() -> None:
-        cli.choice(fmt, ("csv", "xlsx"), "format")
+        _cli().choice(fmt, ("csv", "xlsx"), "format")
         if fmt == "xlsx" and output is None:
             raise InvalidInput("output", "an .xlsx export needs --output FILE")
-        with cli.open_app(config) as application, application.db.session(write=False) as s:
-            rows = cli.case_rows(s, state=state, workflow=workflow, unit=unit)
+        with _cli().open_app(config) as application, application.db.session(write=False) as s:
+            rows = _cli().case_rows(s, state=state, workflow=workflow, unit=unit)
             today = local_date(application.clock.now(), application.config.organisation.tz)
         if fmt == "xlsx":
             title = f"DANH SÁCH HỒ SƠ (đến {export.long_vi(today)})"

@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from engine.reports import extra_keys
 from notifications.countries import country_names
 
 STATE_VI = {
@@ -182,8 +183,40 @@ def compliance_xlsx(
         [("Tháng", lambda r: _month_vi(r["month"])), ("Số quyết định", lambda r: r["decisions"])],
         report["by_month"],
     )
+    for key in (k for k in extra_keys(report) if report[k]):
+        _extra_sheet(book.create_sheet(EXTRA_TITLES.get(key, key)[:31]), key, report[key])
     _case_sheet(book.create_sheet("Danh sách trường hợp"), report.get("case_list", []))
     _save(book, path)
+
+
+EXTRA_TITLES = {
+    "ngo_by_agency": "PCPNN theo chủ khoản",
+    "ngo_by_ngo": "PCPNN theo tổ chức",
+}
+FIELD_LABELS = {
+    **dict(COUNT_HEADERS),
+    "receiving_agency": "Chủ khoản viện trợ",
+    "agency": "Chủ khoản viện trợ",
+    "ngo": "Tổ chức phi chính phủ nước ngoài",
+    "obligations": "Số báo cáo",
+}
+
+
+def _extra_sheet(ws: Worksheet, key: str, rows: list[dict[str, Any]]) -> None:
+    """A section another case type added: its own columns, labelled when known."""
+    ws["A1"] = EXTRA_TITLES.get(key, key).upper()
+    ws["A1"].font = _TITLE
+    fields = list(dict.fromkeys(k for row in rows for k in row)) or ["(trống)"]
+    _header_row(ws, 3, ["STT", *[FIELD_LABELS.get(f, f) for f in fields]])
+    for number, row in enumerate(rows, start=1):
+        values = [row.get(f) for f in fields]
+        if "filed_pct" in fields:
+            i = fields.index("filed_pct")
+            values[i] = None if values[i] is None else values[i] / 100
+        _data_row(ws, 3 + number, [number, *values])
+    if "filed_pct" in fields:
+        _percent_column(ws, fields.index("filed_pct") + 2)
+    _widths(ws, [6, 34, *[13] * (len(fields) - 1)])
 
 
 def _summary_sheet(ws: Worksheet, report: dict[str, Any], parent: str, org: str) -> None:

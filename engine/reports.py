@@ -286,6 +286,28 @@ def _group(facts: Iterable[CaseFact], key: Callable[[CaseFact], Iterable[Any]]) 
     return groups
 
 
+STANDARD_KEYS = frozenset(
+    {
+        "period",
+        "as_of",
+        "decisions",
+        "cases",
+        "by_issuer",
+        "by_category",
+        "by_unit",
+        "by_country",
+        "by_month",
+        "totals",
+        "case_list",
+    }
+)
+
+
+def extra_keys(report: dict[str, Any]) -> list[str]:
+    """The sections other case types added (lists of row dicts), in report order."""
+    return [k for k, v in report.items() if k not in STANDARD_KEYS and isinstance(v, list)]
+
+
 def summarise(
     facts: list[CaseFact], period: Period, as_of: date, language: str = "vi"
 ) -> dict[str, Any]:

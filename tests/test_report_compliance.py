@@ -31,6 +31,7 @@ def test_the_inspection_figures(tmp_path: Path, name: str) -> None:
     proc = run(db, "report", "compliance", *PERIOD, "--format", "json")
     report = json.loads(proc.stdout)
     assert report["period"]["from"] == "2020-01-01" and report["period"]["to"] == "2021-08-31"
+    assert report["as_of"] == "2021-11-23"  # the clock the CLI was given (THEODOI_NOW)
     assert (report["decisions"], report["cases"]) == (19, 20)
     issuers = {i["issuer"]: (i["decisions"], i["cases"]) for i in report["by_issuer"]}
     assert issuers == {"province": (1, 1), "department": (18, 19)}
@@ -182,17 +183,22 @@ def test_a_report_sent_back_no_longer_counts_as_filed(tmp_path: Path) -> None:
 
 
 def test_extra_sections_are_added(tmp_path: Path) -> None:
-    from engine import reports
+    from engine import export, reports
 
     config = make_config(f"sqlite:///{tmp_path / 'r.db'}")
     app = App.open(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
     try:
-        reports.register_section("ngo_by_test", lambda s, p, until: [{"until": str(until)}])
+        reports.register_section(
+            "by_test", lambda s, p, until: [{"thing": str(until), "due": 4, "filed_pct": 75}]
+        )
         with app.db.session(write=False) as session:
             out = compliance(session, Period(date(2021, 1, 1), date(2021, 1, 31)),
                              date(2021, 2, 1), config.organisation.tz)
-        assert out["ngo_by_test"] == [{"until": "2021-02-01 17:00:00"}]
+        assert out["by_test"] == [{"thing": "2021-02-01 17:00:00", "due": 4, "filed_pct": 75}]
         assert out["cases"] == 0 and out["by_category"][1]["filed_pct"] is None
+        export.compliance_xlsx(out, tmp_path / "r.xlsx")
+        sheet = load_workbook(tmp_path / "r.xlsx")["by_test"]
+        assert [c.value for c in sheet[4]] == [1, "2021-02-01 17:00:00", 4, 0.75]
     finally:
-        reports.EXTRA_SECTIONS.pop("ngo_by_test", None)
+        reports.EXTRA_SECTIONS.pop("by_test", None)
         app.close()
