@@ -304,3 +304,83 @@ def test_a_worker_waits_for_the_database_then_does_the_work(tmp_path: Path) -> N
             if proc.poll() is None:
                 proc.kill()
             proxy.down()
+
+
+# -- once per period, whatever the clock does --------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'p.db'}"
+        return
+    with pg_schema(require_pg()) as (_schema, url):
+        yield url
+
+
+def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str) -> None:
+    from notifications.digest import run_digest
+
+    seed(any_url, Sizes(timers=3, notices=3)).dispose()
+    config = make_config(any_url)
+    apps = [App.open(config, ManualClock(BASE), worker_id=f"w{i}") for i in range(4)]
+    barrier = threading.Barrier(len(apps))
+    wins: list[bool] = []
+
+    def job(app: App) -> None:
+        barrier.wait(10)
+        wins.append(run_digest(app.db, config, BASE, worker_id=app.worker_id))
+
+    try:
+        threads = [threading.Thread(target=job, args=(app,)) for app in apps]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with apps[0].db.session(write=False) as s:
+            rows = s.execute(text("SELECT count(*) FROM outbox WHERE kind = 'digest'")).scalar()
+            runs = s.execute(text("SELECT count(*) FROM periodic_run")).scalar()
+    finally:
+        for app in apps:
+            app.close()
+    assert sorted(wins) == [False, False, False, True]
+    assert (rows, runs) == (1, 1)
+
+
+def test_clock_jumps_neither_refire_nor_skip_timers(tmp_path: Path) -> None:
+    """The host clock goes back a day, then forward a month: each timer fires once,
+    when its instant has come on the clock the worker reads."""
+    from datetime import timedelta
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    seed(url, Sizes(timers=6, notices=2)).dispose()
+    clock = ManualClock(BASE)
+    app = App.open(make_config(url), clock, worker_id="jumpy")
+    worker = Worker(app, send=False)
+    try:
+        while worker.sweep_batch():
+            pass
+        assert worker.totals.fired == 6
+        clock.set(BASE - timedelta(days=1))  # back: what fired stays fired
+        while worker.sweep_batch():
+            pass
+        assert worker.totals.fired == 6
+        clock.set(BASE + timedelta(days=40))  # forward: the later timers, once each
+        while worker.sweep_batch():
+            pass
+        clock.set(BASE + timedelta(days=40, hours=1))
+        assert worker.sweep_batch() is False
+        with app.db.session(write=False) as s:
+            per_timer = s.execute(text(
+                "SELECT count(*) FROM event WHERE event IN "
+                "('reminder', 'depart', 'return', 'deadline_passed') "
+                "GROUP BY case_id, event, json_extract(data, '$.level') HAVING count(*) <> 1"
+            )).all()
+            pending_due = s.execute(text(
+                "SELECT count(*) FROM timer WHERE status = 'pending' AND fire_at <= :t"
+            ), {"t": BASE + timedelta(days=40)}).scalar()
+    finally:
+        app.close()
+    assert per_timer == []
+    assert pending_due == 0
+    assert worker.totals.fired > 6  # the jump forward did fire the later timers
