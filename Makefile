@@ -22,6 +22,7 @@ run: install
 	@echo "==> database $(DEMO_DB) (SQLite) with demo data"
 	THEODOI_STORAGE__URL=sqlite:///$(DEMO_DB) $(BIN)/theodoi init
 	THEODOI_STORAGE__URL=sqlite:///$(DEMO_DB) $(BIN)/theodoi demo
+	THEODOI_STORAGE__URL=sqlite:///$(DEMO_DB) $(BIN)/theodoi user demo
 	@echo "==> starting theodoi: time runs $(DEMO_SPEED)x faster so deadlines pass while you watch"
 	@echo "==> web UI http://127.0.0.1:8000  ·  caught mail: http://127.0.0.1:8000/mail  ·  Ctrl-C stops"
 	THEODOI_STORAGE__URL=sqlite:///$(DEMO_DB) $(BIN)/theodoi run --mail-catcher --speed $(DEMO_SPEED)

@@ -117,6 +117,8 @@ def serve(
 ) -> None:
     """Run until SIGINT/SIGTERM; the web UI (when installed and wanted) in front."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per wake-up is noise
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     catcher = _start_catcher(app) if mail_catcher else None
     scheduler = build_scheduler(app, sweep=sweep, send=send)
     scheduler.start()
