@@ -89,9 +89,21 @@ def get_case(session: Session, case_id: int, *, lock: bool = False) -> Case | No
     return case_from_row(row) if row else None
 
 
+_INSERT_CASE = insert(CASE).returning(CASE.c.id)
+
+
 def insert_case(session: Session, values: dict[str, Any]) -> int:
-    result = session.execute(insert(CASE).values(**values).returning(CASE.c.id))
+    # One statement built once, values as parameters: a statement built per call
+    # (``.values(**values)``) cost about a tenth of creating a case (bench).
+    result = session.connection().execute(_INSERT_CASE, values)
     return int(result.scalar_one())
+
+
+_UPDATE_CASES = (
+    update(CASE)
+    .where(and_(CASE.c.id == bindparam("_id"), CASE.c.version == bindparam("_expected")))
+    .values({col: bindparam(col) for col in MUTABLE_CASE_COLUMNS})
+)
 
 
 def update_cases(session: Session, cases: Sequence[tuple[Case, int]]) -> bool:
@@ -101,11 +113,7 @@ def update_cases(session: Session, cases: Sequence[tuple[Case, int]]) -> bool:
     """
     if not cases:
         return True
-    stmt = (
-        update(CASE)
-        .where(and_(CASE.c.id == bindparam("_id"), CASE.c.version == bindparam("_expected")))
-        .values({col: bindparam(col) for col in MUTABLE_CASE_COLUMNS})
-    )
+    stmt = _UPDATE_CASES
     rows = []
     for case, expected in cases:
         row = {col: getattr(case, col) for col in MUTABLE_CASE_COLUMNS}
