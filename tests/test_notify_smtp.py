@@ -18,11 +18,13 @@ from notifications import store
 from notifications.outbox import NoticePolicy, new_row
 from notifications.smtp import backoff_delay, classify, deliver_due
 from storage.models import Event, OutboxMessage
+from tests import pg
 from tests import smtp_server as smtp_fixture
 from tests.conftest import make_config
 from tests.smtp_server import SmtpServer
 
-smtp_server = smtp_fixture.smtp_server  # the fixture, used by name
+smtp_server = smtp_fixture.smtp_server  # the fixtures, used by name
+pg_url = pg.pg_url
 
 NOW = datetime(2021, 9, 14, 1, 0)  # Tuesday 08:00 in Tây Ninh, inside the send window
 COORDINATOR = "lshtqt@songoaivu.local"
@@ -366,3 +368,36 @@ def test_history_records_the_sent_notice(app: App, smtp_server: SmtpServer) -> N
     sent = [e for e in events if e.event == "notice_sent"]
     assert len(sent) == 1 and sent[0].data["notice"] == "approval_notice"
     assert smtp_server.received()[0].message_id == sent[0].data["message_id"]
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgres_two_senders_share_the_outbox(pg_url: str, smtp_server: SmtpServer) -> None:
+    import threading
+
+    config = make_config(pg_url, **smtp_server.config_env())
+    app = App.open(config, ManualClock(NOW), upgrade=True, worker_id="pg")
+    try:
+        enqueue(app, 30)
+        enqueue(app, 4, kind="urging_letter")
+        reports = []
+
+        def run(worker: str) -> None:
+            reports.append(deliver_due(app.db, app.config, NOW, worker, rng=random.Random(1)))
+
+        threads = [threading.Thread(target=run, args=(f"w{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sum(r.sent for r in reports) == 34
+        counts = smtp_server.message_ids()
+        assert len(counts) == 34 and set(counts.values()) == {1}
+        numbers = sorted(r.letter_number for r in rows(app) if r.kind == "urging_letter")
+        assert numbers == [f"0{i}/SNgV-LSHTQT" for i in range(1, 5)]
+        assert store.get_or_create_secret(app.db, "k", "a", NOW) == "a"
+        assert store.get_or_create_secret(app.db, "k", "b", NOW) == "a"
+    finally:
+        app.close()
