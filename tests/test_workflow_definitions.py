@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from engine.recurring import Recurring
+from workflows.recurring import Recurring
 from engine.registry import WORKFLOW_MODULES, Registry
 from workflows.definition import InvalidDefinition, Notice, TimerRule, Transition, Workflow
 

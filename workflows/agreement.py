@@ -7,7 +7,7 @@ in_force/expiring ──terminate──▶ terminated
 While in force (and while expiring), every ``review_every`` from the start date a
 review obligation opens — a child case of workflow ``agreement_review``
 (:mod:`workflows.obligation`) due ``review_due`` later — through the engine's
-recurring schedule (:mod:`engine.recurring`). The last stretch's review opens on
+recurring schedule (:mod:`workflows.recurring`). The last stretch's review opens on
 the end date at the latest (a 3-year agreement with a 3-year review owes its
 summary on its last day). Entering ``expiring`` tells the responsible unit and
 leadership; so does each of the ``expiry_reminders`` before the end date.
@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from engine.recurring import Occurrence, Recurring, anniversaries
+from workflows.recurring import Occurrence, Recurring, anniversaries
 from workflows.definition import Notice, TimerRule, Transition, Workflow
 from workflows.obligation import as_date, setting
 

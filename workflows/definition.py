@@ -87,7 +87,7 @@ class TimerRule:
     when: When
     event: str | None = None
     notices: tuple[Notice, ...] = ()
-    spawn: Spawn | None = None  # child cases the timer opens (see engine.recurring)
+    spawn: Spawn | None = None  # child cases the timer opens (see workflows.recurring)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Workflow:
     on_create: Action | None = None
     on_update: Action | None = None  # after a correction of the case's data (re-import)
     create_notices: tuple[Notice, ...] = ()
-    recurring: Any = None  # a schedule that opens child obligations (see engine.recurring)
+    recurring: Any = None  # a schedule that opens child obligations (see workflows.recurring)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -10,7 +10,7 @@ approved/implementing/suspended ──cancel──▶ cancelled
 
 While implementing, the end of each reporting period opens a report obligation, a
 child case of workflow ``ngo_report`` (:mod:`workflows.obligation`), through the
-engine's recurring schedule (:mod:`engine.recurring`). On completion the final
+engine's recurring schedule (:mod:`workflows.recurring`). On completion the final
 report is opened the same way. The project follows its final report: filed, sent
 back, accepted (or waived) — the report's own steps tell the project.
 
@@ -40,7 +40,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from engine.recurring import (
+from workflows.recurring import (
     Occurrence,
     Pause,
     PeriodSpec,
