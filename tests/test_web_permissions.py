@@ -266,6 +266,7 @@ def test_api_tokens_and_unit_isolation(site: dict[str, Any]) -> None:
     with app.db.session() as s:
         users.issue_token(s, "syt@snv.vn")
     assert api.get("/api/v1/cases", headers=unit).status_code == 401
+    assert api.get("/api/v1/cases?sort=bogus", headers=leader).status_code == 422
     schema = api.get("/api/v1/openapi.json").json()
     assert "/api/v1/cases/{case_id}/events" in schema["paths"]
     api.close()
