@@ -78,10 +78,14 @@ def letter_docx(
 
 def letter_filename(kind: str, number: str) -> str:
     """An ASCII file name: ``cong-van-05-SNgV-LSHTQT.docx``."""
-    prefix = {"urging_letter": "cong-van-don-doc", "escalation": "cong-van-de-xuat-xu-ly"}
+    prefix = "cong-van"
+    if "urging" in kind:
+        prefix = "cong-van-don-doc"
+    elif "escalation" in kind:
+        prefix = "cong-van-de-xuat-xu-ly"
     ascii_number = unicodedata.normalize("NFKD", number).encode("ascii", "ignore").decode()
     ascii_number = re.sub(r"[^A-Za-z0-9-]+", "-", ascii_number).strip("-")
-    return f"{prefix.get(kind, 'cong-van')}-{ascii_number}.docx"
+    return f"{prefix}-{ascii_number}.docx"
 
 
 def _page(doc: Any) -> None:
