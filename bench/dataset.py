@@ -268,14 +268,16 @@ def _load(conn: sqlite3.Connection, plan: Plan) -> None:
         "INSERT INTO unit (id, code, name, email, head_email, language) VALUES (?,?,?,?,?,?)",
         [tuple(u.values()) for u in units],
     )
-    conn.execute(
+    conn.execute(  # at least one decision: cases created later by the engine need one
         """INSERT INTO decision (id, number, year, decided_on, issuer)
         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
         SELECT i, i || '/QĐ-SNgV', 2025, date('2025-01-01', '+' || (i % 150) || ' days'),
           CASE WHEN i % 19 = 0 THEN 'province' ELSE 'department' END
         FROM n""",
-        {"count": (plan.cases + 2) // 3},
+        {"count": max(1, (plan.cases + 2) // 3)},
     )
+    if not plan.cases:
+        return
     conn.execute(
         _CASES_SQL,
         {
@@ -288,8 +290,6 @@ def _load(conn: sqlite3.Connection, plan: Plan) -> None:
     )
     for sql in _TIMERS_SQL:
         conn.execute(sql)
-    for table in ("bench_days", "bench_names", "bench_due"):
-        conn.execute(f"DROP TABLE {table}")
 
 
 # -- PostgreSQL (or any SQLAlchemy URL): the same rows, copied with Core executemany -------
