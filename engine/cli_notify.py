@@ -198,7 +198,7 @@ def outbox_preview(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Render a notice as it would go out now, without sending or numbering it."""
+    """Render a notice as it would go out now (a sent one: as it went), without sending."""
     from notifications import store
     from notifications.message import MessageBuilder
 
@@ -207,7 +207,8 @@ def outbox_preview(
         if not row.get("letter_number"):
             row["letter_number"] = "…/" + application.config.organisation.short_name
         builder = MessageBuilder(application.config, application.engine.calendar)
-        built = builder.build(row, application.clock.now())
+        # A sent notice is shown as it went out; any other as it would go out now.
+        built = builder.build(row, row.get("sent_at") or application.clock.now())
     msg = built.message
     typer.echo(f"Subject: {built.subject}")
     typer.echo(f"To: {msg['To']}")
