@@ -27,6 +27,9 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Friday 13 June 2025: no holiday near it. Deadlines of the due groups fall on it or
 # just before it; every other timer is at least two weeks later.
 BASE_DAY = date(2025, 6, 13)
+# A deadline five working days after BASE_DAY: its first reminder (-5 working days,
+# at office start) is due at now_instant(), its second and the deadline are not.
+REMINDER_DEADLINE = date(2025, 6, 20)
 UNITS = 50
 CHUNK = 5_000
 
@@ -52,10 +55,11 @@ class Plan:
 
     cases: int
     due: tuple[tuple[date, int], ...]  # (deadline day, due cases), earliest first
+    reminders: int = 0  # cases whose first reminder is due at now_instant()
 
     @property
     def due_total(self) -> int:
-        return sum(n for _day, n in self.due)
+        return sum(n for _day, n in self.due) + self.reminders
 
 
 def simple_plan(cases: int, due: int) -> Plan:
@@ -138,7 +142,8 @@ _TIMERS_SQL = (
     # the due deadline timers (their reminders fired earlier and are not pending)
     """INSERT INTO timer (case_id, kind, level, fire_at, status)
     SELECT due.case_id, 'deadline', 1, d.end_of_day, 'pending'
-    FROM bench_due AS due JOIN bench_days AS d ON d.day = due.deadline""",
+    FROM bench_due AS due JOIN bench_days AS d ON d.day = due.deadline
+    WHERE due.kind = 'deadline'""",
     """INSERT INTO timer (case_id, kind, level, fire_at, status)
     SELECT c.id, 'depart', 1, d.start_of_day, 'pending'
     FROM "case" AS c JOIN bench_days AS d ON d.day = c.planned_departure
@@ -147,7 +152,8 @@ _TIMERS_SQL = (
     SELECT c.id, 'return', 1, d.start_of_day, 'pending'
     FROM "case" AS c JOIN bench_days AS d ON d.day = c.planned_return
     WHERE c.state = 'travelling'""",
-    # later deadlines: two reminders and the deadline itself, all pending
+    # later deadlines: two reminders and the deadline itself, all pending (for the
+    # cases due a reminder, the first one is due now)
     """INSERT INTO timer (case_id, kind, level, fire_at, status)
     SELECT c.id, x.kind, x.level,
       CASE x.n WHEN 1 THEN d.reminder1 WHEN 2 THEN d.reminder2 ELSE d.end_of_day END,
@@ -155,7 +161,8 @@ _TIMERS_SQL = (
     FROM "case" AS c JOIN bench_days AS d ON d.day = c.deadline
     CROSS JOIN (SELECT 1 AS n, 'reminder' AS kind, 1 AS level
                 UNION ALL SELECT 2, 'reminder', 2 UNION ALL SELECT 3, 'deadline', 1) AS x
-    WHERE c.state = 'report_due' AND c.id NOT IN (SELECT case_id FROM bench_due)""",
+    WHERE c.state = 'report_due'
+      AND c.id NOT IN (SELECT case_id FROM bench_due WHERE kind = 'deadline')""",
 )
 
 
@@ -194,16 +201,23 @@ def _name_rows() -> list[tuple[int, str, str]]:
     return [(k, n, n.translate(_ASCII).lower()) for k, n in enumerate(names)]
 
 
-def _due_rows(plan: Plan) -> list[tuple[int, str]]:
-    """Due cases spread evenly over the ids, in deadline order."""
+def _due_rows(plan: Plan) -> list[tuple[int, str, str]]:
+    """(case id, deadline, due timer kind): due cases spread evenly over the ids, in
+    deadline order, reminders interleaved."""
     total = plan.due_total
     if total > plan.cases:
         raise ValueError("more due timers than cases")
     if not total:
         return []
     stride = plan.cases // total
-    days = [day.isoformat() for day, n in plan.due for _ in range(n)]
-    return [(stride * (k + 1), day) for k, day in enumerate(days)]
+    deadlines = [(day.isoformat(), "deadline") for day, n in plan.due for _ in range(n)]
+    reminders = [(REMINDER_DEADLINE.isoformat(), "reminder")] * plan.reminders
+
+    def spread(items: list[tuple[str, str]]) -> list[tuple[float, tuple[str, str]]]:
+        return [((k + 0.5) / len(items), item) for k, item in enumerate(items)]
+
+    kinds = [item for _pos, item in sorted(spread(deadlines) + spread(reminders))]
+    return [(stride * (k + 1), day, kind) for k, (day, kind) in enumerate(kinds)]
 
 
 def unit_rows() -> list[dict[str, Any]]:
@@ -258,11 +272,13 @@ def _load(conn: sqlite3.Connection, plan: Plan) -> None:
     conn.execute("CREATE TEMP TABLE bench_days (day TEXT PRIMARY KEY, start_of_day, "
                  "end_of_day, reminder1, reminder2)")
     conn.execute("CREATE TEMP TABLE bench_names (k INTEGER PRIMARY KEY, name, name_key)")
-    conn.execute("CREATE TEMP TABLE bench_due (case_id INTEGER PRIMARY KEY, deadline TEXT)")
+    conn.execute(
+        "CREATE TEMP TABLE bench_due (case_id INTEGER PRIMARY KEY, deadline TEXT, kind TEXT)"
+    )
     conn.executemany("INSERT INTO bench_days VALUES (?, ?, ?, ?, ?)", _day_rows())
     names = _name_rows()
     conn.executemany("INSERT INTO bench_names VALUES (?, ?, ?)", names)
-    conn.executemany("INSERT INTO bench_due VALUES (?, ?)", _due_rows(plan))
+    conn.executemany("INSERT INTO bench_due VALUES (?, ?, ?)", _due_rows(plan))
     units = unit_rows()
     conn.executemany(
         "INSERT INTO unit (id, code, name, email, head_email, language) VALUES (?,?,?,?,?,?)",
