@@ -5,8 +5,10 @@ figures to ``bench/results.json`` (a list of ``{"name", "value", "unit", "baseli
 "baseline_value", "ratio"}``, plus ``scenario``, ``goal``, ``met`` and ``note`` where
 they apply) and regenerates the table in ``docs/performance.md`` with the machine it
 ran on. ``--quick`` runs every scenario at a tenth of its size, for trying changes:
-its figures go to ``var/bench/results-quick.json`` and the docs are left alone.
-``--only`` at full size replaces the named scenarios' figures and keeps the others.
+its figures go to ``var/bench/results-quick.json`` and the docs are left alone
+(``--scale`` sets any factor; ``--results`` and ``--doc`` write elsewhere, as the
+harness test does). ``--only`` replaces the named scenarios' figures and keeps the
+others.
 
 A scenario that fails its own correctness check reports no figure; the harness
 records why and exits with status 1.
@@ -181,9 +183,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def write_doc(block: str) -> None:
-    if DOC.exists():
-        text = DOC.read_text(encoding="utf-8")
+def write_doc(doc: Path, block: str) -> None:
+    if doc.exists():
+        text = doc.read_text(encoding="utf-8")
     else:
         text = "# Performance\n\n" + TABLE_START + "\n" + TABLE_END + "\n"
     if TABLE_START in text and TABLE_END in text:
@@ -192,8 +194,8 @@ def write_doc(block: str) -> None:
         text = head + block + tail
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text, encoding="utf-8")
 
 
 # -- main --------------------------------------------------------------------------------
@@ -203,12 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every scenario at a tenth of its size")
     parser.add_argument("--only", default="", help=f"comma-separated: {', '.join(SCENARIOS)}")
+    parser.add_argument("--scale", type=float, help="any size factor (tests use a tiny one)")
+    parser.add_argument("--results", type=Path, help="write the figures here instead")
+    parser.add_argument("--doc", type=Path, help="write the table into this file instead")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    scale = 0.1 if args.quick else 1.0
+    scale = args.scale or (0.1 if args.quick else 1.0)
+    reporting = scale == 1.0 or bool(args.results)  # a reduced run leaves the docs alone
     started = time.perf_counter()
     figures: list[dict[str, Any]] = []
     failed: list[str] = []
@@ -225,21 +231,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
     print(f"total {elapsed:.1f} s", file=sys.stderr)
-    if args.quick:
+    if not reporting:
         write_json(QUICK_RESULTS, figures)
-        print(f"quick figures in {QUICK_RESULTS.relative_to(REPO)} (docs untouched)", file=sys.stderr)
+        print(f"reduced-size figures in {QUICK_RESULTS} (docs untouched)", file=sys.stderr)
     else:
-        old = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() and args.only else []
+        results, doc = args.results or RESULTS, args.doc or DOC
+        old = json.loads(results.read_text(encoding="utf-8")) if results.exists() and args.only else []
         merged = merge(old, figures, names)
-        write_json(RESULTS, merged)
+        write_json(results, merged)
         from engine.clock import SystemClock
 
         stamp = SystemClock().now().strftime("%Y-%m-%d %H:%M UTC")
         if args.only:
             stamp += f" (only {', '.join(names)} re-run)"
-        write_doc(table(merged, machine(), stamp, elapsed))
-        print(f"wrote {RESULTS.relative_to(REPO)} and {DOC.relative_to(REPO)}", file=sys.stderr)
-    if elapsed > BUDGET_S and not args.quick and not args.only:
+        if scale != 1.0:
+            stamp += f" (scale {scale:g}: not a reporting run)"
+        write_doc(doc, table(merged, machine(), stamp, elapsed))
+        print(f"wrote {results} and {doc}", file=sys.stderr)
+    if elapsed > BUDGET_S and scale == 1.0 and not args.only:
         print(f"warning: the run took {elapsed:.0f} s, over the {BUDGET_S} s budget", file=sys.stderr)
     return 1 if failed else 0
 
