@@ -545,4 +545,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the one ``engine.cli`` module plugins import, not this ``__main__`` copy,
+    # so global options such as --now reach every command.
+    from engine.cli import main as _main
+
+    _main()

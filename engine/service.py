@@ -151,7 +151,11 @@ def _start_catcher(app: App) -> Any:
     except ImportError:
         log.warning("the mail catcher is not installed in this build")
         return None
-    catcher = start_catcher(app.config)
+    try:
+        catcher = start_catcher(app.config)
+    except (OSError, RuntimeError) as exc:
+        log.error("mail catcher not started (port %s busy?): %s", app.config.smtp.port, exc)
+        return None
     log.info("mail catcher listening on %s:%s", app.config.smtp.host, app.config.smtp.port)
     return catcher
 
