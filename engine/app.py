@@ -42,7 +42,7 @@ class App:
             db.upgrade()
         registry = Registry.load()
         engine = Engine(db, config, registry, clock, worker_id)
-        if upgrade or _has_schema(db):
+        if upgrade or has_schema(db):
             with db.session(write=False) as session:
                 engine.reload_calendar(session)
         return cls(config, db, clock, registry, engine, worker_id)
@@ -51,7 +51,7 @@ class App:
         self.db.dispose()
 
 
-def _has_schema(db: Database) -> bool:
+def has_schema(db: Database) -> bool:
     from sqlalchemy import inspect
 
     return inspect(db.engine).has_table("calendar_day")

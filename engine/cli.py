@@ -24,10 +24,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.app import App
+from engine.app import App, has_schema
 from engine.clock import Clock, ManualClock, from_local, to_local
 from engine.config import Config, load_config
-from engine.errors import InvalidInput, TheodoiError
+from engine.errors import InvalidInput, StorageError, TheodoiError
 from storage import queries
 from storage.models import Unit
 
@@ -94,6 +94,11 @@ def open_app(
     if clock is None and _FIXED_NOW:
         clock = ManualClock(parse_instant(_FIXED_NOW["now"], "now", config))
     application = App.open(config, clock, upgrade=upgrade)
+    if not upgrade and not has_schema(application.db):
+        application.close()
+        raise StorageError(
+            f"{config.storage.url} has no theodoi tables yet: run `theodoi init` first"
+        )
     try:
         yield application
     finally:
