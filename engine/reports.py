@@ -31,9 +31,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import case as sa_case
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -92,8 +94,10 @@ class CaseFact:
     filed_on: date | None = None  # on the report date
     late: bool | None = None
 
-    @property
+    @cached_property
     def status(self) -> str:
+        """Computed once, when the facts are complete (the report groups each trip six
+        ways)."""
         if self.state in FILED:
             return "late" if self.late else "on_time"
         if self.state in OUTSTANDING:
@@ -156,22 +160,20 @@ CASE, DECISION, UNIT, EVENT = (
 )
 
 
-def _latest_event(case_ids: Any, until: datetime, *where: Any) -> Any:
-    """Per case among ``case_ids``, its last history entry before ``until`` matching
-    ``where``: a subquery of (case_id, event, from_state, to_state, at, data)."""
-    ranked = (
-        select(
-            EVENT.c.case_id, EVENT.c.event, EVENT.c.from_state, EVENT.c.to_state,
-            EVENT.c.at, EVENT.c.data,
-            func.row_number()
-            .over(partition_by=EVENT.c.case_id, order_by=(EVENT.c.at.desc(), EVENT.c.id.desc()))
-            .label("rn"),
-        )
-        .where(EVENT.c.at < until, EVENT.c.case_id.in_(case_ids), *where)
-        .subquery()
+def _last_event_id(until: datetime, event: str | None = None) -> Any:
+    """The id of a case's last history entry before ``until`` — the last that moved
+    or kept its state, or the last ``event`` — as a subquery correlated to the case
+    row: a short walk back along the (case_id, at) index, not a sort of the history."""
+    e = EVENT.alias()
+    which = e.c.to_state.is_not(None) if event is None else e.c.event == event
+    return (
+        select(e.c.id)
+        .where(e.c.case_id == CASE.c.id, e.c.at < until, which)
+        .order_by(e.c.at.desc(), e.c.id.desc())
+        .limit(1)
+        .correlate(CASE)
+        .scalar_subquery()
     )
-    columns = [c for c in ranked.c if c.name != "rn"]
-    return select(*columns).where(ranked.c.rn == 1).subquery()
 
 
 def _filing(
@@ -194,15 +196,14 @@ def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFa
     """Every trip of the period that existed before ``until``, in the state its history
     gives at ``until`` (events at or after ``until`` are ignored)."""
     case, decision, unit = CASE, DECISION, UNIT
+    last = EVENT.alias("last_state")
     returned = func.coalesce(case.c.actual_return, case.c.planned_return)
     basis = decision.c.decided_on if period.by == "decision" else returned
-    in_period = (
-        select(case.c.id)
-        .select_from(case.outerjoin(decision, case.c.decision_id == decision.c.id))
-        .where(case.c.workflow == "trip", basis >= period.start, basis <= period.end)
+    # the last filing matters only for a trip filed on the report date: looked up then
+    filing_id = sa_case(
+        (last.c.to_state.in_(FILED), _last_event_id(until, "file")),
+        else_=None,
     )
-    last = _latest_event(in_period, until, EVENT.c.to_state.is_not(None))
-    filing = _latest_event(in_period, until, EVENT.c.event == "file")
     stmt = (
         select(
             case.c.id, case.c.decision_id, decision.c.number, decision.c.decided_on,
@@ -210,31 +211,47 @@ def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFa
             case.c.category, case.c.destinations, case.c.purpose,
             func.coalesce(case.c.actual_departure, case.c.planned_departure), returned,
             case.c.deadline, last.c.to_state, case.c.state, case.c.filed_late,
-            case.c.report_filed_on, filing.c.from_state, filing.c.at, filing.c.data,
+            case.c.report_filed_on, filing_id,
         )
         .select_from(
-            case.join(last, last.c.case_id == case.c.id)
+            case.join(last, last.c.id == _last_event_id(until))
             .outerjoin(decision, case.c.decision_id == decision.c.id)
             .outerjoin(unit, case.c.unit_id == unit.c.id)
-            .outerjoin(filing, filing.c.case_id == case.c.id)
         )
+        .where(case.c.workflow == "trip", basis >= period.start, basis <= period.end)
         .order_by(decision.c.decided_on, decision.c.number, case.c.id)
     )
+    rows = session.execute(stmt).all()
+    filings = _events_by_id(session, [r[-1] for r in rows if r[-1] is not None])
     facts = []
-    for row in session.execute(stmt):
+    for row in rows:
         (cid, did, number, decided, issuer, name, position, ucode, uname, category, dests,
-         purpose, departure, return_, deadline, state, *filing_columns) = row
+         purpose, departure, return_, deadline, state, now_state, now_late, now_filed,
+         file_id) = row
         fact = CaseFact(
             cid, did, number, decided, issuer, name, position, ucode, uname, category,
             tuple(d for d in (dests or "").split(",") if d), purpose, departure, return_,
             deadline if state not in BEFORE_REPORT else None, state,
         )
-        now_state, now_late, now_filed, file_from, file_at, file_data = filing_columns
+        file_from, file_at, file_data = filings.get(file_id, (None, None, None))
         fact.filed_on, fact.late = _filing(
             state, now_state, now_late, now_filed, deadline, file_from, file_at, file_data
         )
         facts.append(fact)
     return facts
+
+
+def _events_by_id(session: Session, ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """(from_state, at, data) of the given history entries, fetched by primary key."""
+    out: dict[int, tuple[Any, ...]] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        stmt = select(EVENT.c.id, EVENT.c.from_state, EVENT.c.at, EVENT.c.data).where(
+            EVENT.c.id.in_(chunk)
+        )
+        for event_id, *rest in session.execute(stmt):
+            out[event_id] = tuple(rest)
+    return out
 
 
 # fmt: on
@@ -351,7 +368,7 @@ def summarise(
         for code, g in sorted(countries.items(), key=lambda kv: (-kv[1].counts.cases, kv[0]))
     ]
     basis = (lambda f: f.decision_date) if period.by == "decision" else (lambda f: f.return_)
-    months = _group(facts, lambda f: [basis(f).strftime("%Y-%m") if basis(f) else ""])
+    months = _group(facts, lambda f: [f"{basis(f):%Y-%m}" if basis(f) else ""])
     by_month = [
         {"month": month or None, "decisions": len(g.decisions), **g.counts.as_dict()}
         for month, g in sorted(months.items())

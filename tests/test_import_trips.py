@@ -284,3 +284,17 @@ def test_cli_dry_run_and_import(tmp_path: Path) -> None:
     assert "escalated 13" in done.stdout
     listed = json.loads(invoke(db, "cases", "--format", "json").stdout)
     assert len(listed) == 20
+
+
+def test_a_corrected_filing_date_rejudges_lateness(app: App, tmp_path: Path) -> None:
+    import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions())
+    assert _cases(app)["Phạm Minh Tuấn"].filed_late is True  # filed 30/03, due 10/03/2020
+    changed = _rewrite(DATA / "seed_trips.csv", tmp_path / "fix.csv", "Phạm Minh Tuấn",
+                       "report_filed_date", "09/03/2020")
+    report = import_file(app, "trips", changed, ImportOptions())
+    [row] = [r for r in report.result.rows if r.action == "updated"]
+    assert row.changes == {
+        "report_filed_on": ["2020-03-30", "2020-03-09"], "filed_late": [True, False],
+    }
+    tuan = _cases(app)["Phạm Minh Tuấn"]
+    assert (tuan.report_filed_on, tuan.filed_late) == (date(2020, 3, 9), False)

@@ -322,6 +322,10 @@ class TripWriter:
             wanted["report_filed_on"] = row.filed_on
         wanted.pop("name_key")
         changes = {k: v for k, v in wanted.items() if getattr(case, k) != v}
+        if "report_filed_on" in changes:  # a corrected filing date: late or not again
+            late = bool(case.deadline and row.filed_on and row.filed_on > case.deadline)
+            if late != case.filed_late:
+                changes["filed_late"] = late
         before = {k: getattr(case, k) for k in changes}
         engine = self.app.engine
         if changes:
