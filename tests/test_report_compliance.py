@@ -16,9 +16,11 @@ from engine.clock import ManualClock, from_local
 from engine.imports import ImportOptions, import_file
 from engine.reports import Period, compliance, percent
 from storage import queries
+from tests import pg
 from tests.conftest import make_config
 from tests.import_support import DATA, dump, invoke, run
 
+pg_url = pg.pg_url  # the fixture: a fresh PostgreSQL schema (skips without a server)
 PERIOD = ["--from", "2020-01-01", "--to", "2021-08-31"]
 
 
@@ -202,3 +204,26 @@ def test_extra_sections_are_added(tmp_path: Path) -> None:
     finally:
         reports.EXTRA_SECTIONS.pop("by_test", None)
         app.close()
+
+
+@pytest.mark.postgres
+def test_import_and_report_on_postgresql(pg_url: str) -> None:
+    """The same import (bulk path, re-import) and figures on PostgreSQL."""
+    config = make_config(pg_url)
+    app = App.open(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
+    try:
+        import_file(app, "units", DATA / "units.csv", ImportOptions())
+        import_file(app, "trips", DATA / "seed_trips.xlsx", ImportOptions())
+        again = import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions())
+        assert again.result.count("unchanged") == 20
+        with app.db.session(write=False) as session:
+            report = compliance(session, Period(date(2020, 1, 1), date(2021, 8, 31)),
+                                date(2021, 11, 23), config.organisation.tz)
+            early = compliance(session, Period(date(2020, 1, 1), date(2021, 8, 31)),
+                               date(2020, 2, 15), config.organisation.tz)
+    finally:
+        app.close()
+    assert (report["decisions"], report["cases"]) == (19, 20)
+    unit = next(c for c in report["by_category"] if c["category"] == "unit")
+    assert (unit["filed"], unit["due"], unit["filed_pct"]) == (6, 19, 32)
+    assert (early["decisions"], early["cases"], early["totals"]["filed"]) == (6, 7, 2)
