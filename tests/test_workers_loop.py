@@ -384,3 +384,37 @@ def test_clock_jumps_neither_refire_nor_skip_timers(tmp_path: Path) -> None:
     assert per_timer == []
     assert pending_due == 0
     assert worker.totals.fired > 6  # the jump forward did fire the later timers
+
+
+def test_sqlite_database_is_locked_is_retried_not_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds SQLite's write lock longer than the busy timeout: the
+    batch fails with 'database is locked', the worker backs off and fires every timer."""
+    from sqlalchemy import event
+
+    db_file = tmp_path / "l.db"
+    seed(f"sqlite:///{db_file}", Sizes(timers=40, notices=0)).dispose()
+    app = App.open(make_config(f"sqlite:///{db_file}"), ManualClock(BASE), worker_id="locked")
+
+    @event.listens_for(app.db.engine, "connect")
+    def _short_busy_timeout(dbapi_conn, _record) -> None:  # after theodoi's own PRAGMAs
+        dbapi_conn.execute("PRAGMA busy_timeout=50")
+
+    app.db.engine.dispose()  # new connections get the short timeout
+    holder = sqlite3.connect(db_file, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.5, lambda: holder.execute("ROLLBACK"))
+    metrics = Metrics(app.db, app.clock)
+    worker = Worker(app, metrics=metrics, send=False)
+    try:
+        release.start()
+        with caplog.at_level("WARNING", logger="theodoi.worker"):
+            totals = worker.run_once()
+    finally:
+        release.join()
+        holder.close()
+        app.close()
+    assert totals.fired == 40
+    assert "database is locked" in caplog.text
+    assert metrics.database_errors._value.get() >= 1

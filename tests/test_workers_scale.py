@@ -10,12 +10,12 @@ file), a real SMTP server (aiosmtpd) in the test. What must hold every time:
   ``sent`` — at most ``[smtp] connections`` messages per such death;
 * the work is shared: the history names several workers.
 
-Defaults keep `make test` short: on PostgreSQL 2,000 timers due at once, 300 of them
-sending a notice (rendering a message costs ~25 ms of CPU, a timer ~1 ms), 4 workers;
-on SQLite 1,000 timers, 200 notices, 2 workers. ``THEODOI_SOAK=1`` runs the sizes of
-the issue (20,000 timers; 5,000 notices on PostgreSQL, 2,000 on SQLite; ten kills).
-``THEODOI_WORKERS_TIMERS``, ``THEODOI_WORKERS_NOTICES`` and ``THEODOI_WORKERS_KILLS``
-set them by hand.
+Defaults keep `make test` short: on PostgreSQL 2,000 timers due at once, 200 of them
+sending a notice (rendering a message costs ~25 ms of CPU, a timer ~1 ms), 4 workers,
+4 kills; on SQLite 1,000 timers, 100 notices, 2 workers. ``THEODOI_SOAK=1`` runs the
+sizes of the issue (20,000 timers; 5,000 notices on PostgreSQL, 2,000 on SQLite; ten
+kills). ``THEODOI_WORKERS_TIMERS``, ``THEODOI_WORKERS_NOTICES`` and
+``THEODOI_WORKERS_KILLS`` set them by hand.
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ def _timeout(size: Sizes) -> float:
 
 # -- PostgreSQL ---------------------------------------------------------------------------
 
-PG_SIZES = ((2000, 300), (20000, 5000))  # (timers, notices): default, THEODOI_SOAK=1
+PG_SIZES = ((2000, 200), (20000, 5000))  # (timers, notices): default, THEODOI_SOAK=1
 
 
 @pytest.fixture
@@ -337,7 +337,7 @@ def test_a_worker_killed_again_and_again_loses_and_doubles_nothing(
 ) -> None:
     run, _schema = pg_run
     size = sizes(*PG_SIZES)
-    kills = int(os.environ.get("THEODOI_WORKERS_KILLS") or 10)
+    kills = int(os.environ.get("THEODOI_WORKERS_KILLS") or (10 if SOAK else 4))
     db = seed(run.url, size)
     victims = [f"w{i}" for i in range(4)]
     for worker_id in victims:
@@ -414,7 +414,7 @@ def test_workers_recover_when_the_server_drops_their_connections(
 def test_two_workers_on_sqlite_with_kills_keep_the_same_guarantees(
     tmp_path: Path, smtp: SmtpServer
 ) -> None:
-    size = sizes((1000, 200), (20000, 2000))
+    size = sizes((1000, 100), (20000, 2000))
     run = Run(f"sqlite:///{tmp_path / 'workers.db'}", smtp.port, tmp_path)
     db = seed(run.url, size)
     state = {"next": time.monotonic() + 2.0}
