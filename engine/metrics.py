@@ -70,16 +70,20 @@ class _QueueCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         state = read_queue_state(self.db, self.clock)
         yield GaugeMetricFamily(
-            "theodoi_database_up", "1 when the database answered this scrape.", int(state.database_up)
+            "theodoi_database_up",
+            "1 when the database answered this scrape.",
+            int(state.database_up),
         )
         if not state.database_up:
             return
         yield GaugeMetricFamily(
-            "theodoi_timers_due", "Pending timers whose instant has come (waiting to fire).",
+            "theodoi_timers_due",
+            "Pending timers whose instant has come (waiting to fire).",
             state.due_timers,
         )
         yield GaugeMetricFamily(
-            "theodoi_sweep_lag_seconds", "How long the oldest due timer has waited (0: none).",
+            "theodoi_sweep_lag_seconds",
+            "How long the oldest due timer has waited (0: none).",
             state.sweep_lag_s,
         )
         rows = GaugeMetricFamily(

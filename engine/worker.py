@@ -317,7 +317,8 @@ def configure_logging(worker_id: str, level: str = "INFO") -> None:
 
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
-    return f"{type(orig).__name__}: {str(orig).strip().splitlines()[0] if str(orig).strip() else ''}"
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0] if lines else ''}"
 
 
 def _safe_url(config: Config) -> str:
