@@ -124,13 +124,18 @@ def _progress_bar() -> Iterator[Any]:
         yield start
 
 
+SHOWN_PROBLEMS = 1000  # a file with a wrong header row can have one problem per cell
+
+
 def _print_problems(exc: Any) -> None:
     console = _console(stderr=True)
     table = Table("file", "row", "column", "value", "problem", title="Import refused")
-    for p in exc.problems:
+    for p in exc.problems[:SHOWN_PROBLEMS]:
         table.add_row(p.file, str(p.row or ""), p.column, p.value, p.problem)
     console.print(table)
     count = len(exc.problems)
+    if count > SHOWN_PROBLEMS:
+        console.print(f"… and {count - SHOWN_PROBLEMS} more not shown.")
     console.print(f"{count} problem{'s' if count != 1 else ''}: nothing was written.")
 
 

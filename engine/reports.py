@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,7 +70,7 @@ class Period:
             raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseFact:
     """One trip as it stood on the report date."""
 
@@ -93,18 +92,18 @@ class CaseFact:
     state: str  # on the report date
     filed_on: date | None = None  # on the report date
     late: bool | None = None
+    status: str = "not_due"  # see trip_status
 
-    @cached_property
-    def status(self) -> str:
-        """Computed once, when the facts are complete (the report groups each trip six
-        ways)."""
-        if self.state in FILED:
-            return "late" if self.late else "on_time"
-        if self.state in OUTSTANDING:
-            return "outstanding"
-        if self.state in NOT_YET_DUE:
-            return "not_yet_due"
-        return "not_due"
+
+def trip_status(state: str, late: bool | None) -> str:
+    """What a trip in ``state`` (on the report date) counts as."""
+    if state in FILED:
+        return "late" if late else "on_time"
+    if state in OUTSTANDING:
+        return "outstanding"
+    if state in NOT_YET_DUE:
+        return "not_yet_due"
+    return "not_due"
 
 
 @dataclass
@@ -237,6 +236,7 @@ def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFa
         fact.filed_on, fact.late = _filing(
             state, now_state, now_late, now_filed, deadline, file_from, file_at, file_data
         )
+        fact.status = trip_status(state, fact.late)
         facts.append(fact)
     return facts
 
