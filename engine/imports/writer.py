@@ -136,17 +136,23 @@ class TripWriter:
         self.result = WriteResult()
         self._decisions = {(d.number, d.year): d for d in session.scalars(select(Decision)).all()}
         self._touched: set[tuple[str, int]] = set()
-        self._cases = self._existing_trips()
+        self._cases: dict[tuple[str, int, str], Any] = {}
 
-    def _existing_trips(self) -> dict[tuple[str, int, str], Any]:
-        cases = queries.find_cases(self.session, workflow="trip")
+    def _load_existing(self, rows: Sequence[TripRow]) -> None:
+        """The trips that already exist under the decisions the file names (only those:
+        a large database is not read whole to import a few rows)."""
+        wanted = {
+            self._decisions[r.decision_key].id for r in rows if r.decision_key in self._decisions
+        }
         by_id = {d.id: d for d in self._decisions.values()}
-        out: dict[tuple[str, int, str], Any] = {}
-        for case in cases:
-            decision = by_id.get(case.decision_id)
-            if decision is not None:
-                out[(decision.number, decision.year, case.name_key)] = case
-        return out
+        ids = sorted(wanted)
+        for start in range(0, len(ids), 5000):
+            stmt = select(Case).where(
+                Case.workflow == "trip", Case.decision_id.in_(ids[start : start + 5000])
+            )
+            for case in self.session.scalars(stmt):
+                decision = by_id[case.decision_id]
+                self._cases[(decision.number, decision.year, case.name_key)] = case
 
     def _at(self, day: date, at: time = time(0, 0)) -> datetime:
         return min(from_local(day, at, self.tz), self.now)
@@ -176,6 +182,7 @@ class TripWriter:
         return decision
 
     def write(self, rows: Sequence[TripRow], notify: bool, progress: Progress | None) -> None:
+        self._load_existing(rows)
         for row in rows:
             existing = self._cases.get(row.identity)
             if existing is None:
