@@ -136,9 +136,3 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
         ),
     ]
 
-
-if __name__ == "__main__":
-    import json
-    import sys
-
-    print(json.dumps(run(float(sys.argv[1]) if len(sys.argv) > 1 else 0.1), indent=2))
