@@ -27,8 +27,9 @@ the period (``by="decision"``, the default), or trips whose return date does
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -119,17 +120,17 @@ class Counts:
     def add(self, fact: CaseFact) -> None:
         self.add_status(fact.status)
 
-    def add_status(self, status: str) -> None:
-        self.cases += 1
+    def add_status(self, status: str, n: int = 1) -> None:
+        self.cases += n
         if status in ("on_time", "late"):
-            self.due += 1
-            self.filed += 1
-            setattr(self, status, getattr(self, status) + 1)
+            self.due += n
+            self.filed += n
+            setattr(self, status, getattr(self, status) + n)
         elif status == "outstanding":
-            self.due += 1
-            self.outstanding += 1
+            self.due += n
+            self.outstanding += n
         elif status == "not_yet_due":
-            self.not_yet_due += 1
+            self.not_yet_due += n
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k) for k in COUNT_KEYS}
@@ -177,14 +178,14 @@ def _last_event_id(until: datetime, event: str | None = None) -> Any:
 
 def _filing(
     state: str, now_state: str, now_late: bool | None, now_filed: date | None,
-    deadline: date | None, file_from: str | None, file_at: datetime | None, file_data: Any,
+    deadline: date | None, file_from: str | None, file_at: datetime | None, file_on: str | None,
 ) -> tuple[date | None, bool | None]:
     """(filed on, late) of a case filed at the report date. The engine's own verdict
     (``filed_late``) when that filing is still the case's current one; else the
     history's: filed from overdue/escalated, or after the deadline."""
     if state not in FILED:
         return None, None
-    filed_on = _filed_day(file_data, file_at, now_filed)
+    filed_on = _filed_day(file_on, file_at, now_filed)
     if now_state in FILED and now_late is not None and now_filed == filed_on:
         return filed_on, bool(now_late)
     late = file_from in OUTSTANDING or bool(deadline and filed_on and filed_on > deadline)
@@ -232,9 +233,9 @@ def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFa
             tuple(d for d in (dests or "").split(",") if d), purpose, departure, return_,
             deadline if state not in BEFORE_REPORT else None, state,
         )
-        file_from, file_at, file_data = filings.get(file_id, (None, None, None))
+        file_from, file_at, file_on = filings.get(file_id, (None, None, None))
         fact.filed_on, fact.late = _filing(
-            state, now_state, now_late, now_filed, deadline, file_from, file_at, file_data
+            state, now_state, now_late, now_filed, deadline, file_from, file_at, file_on
         )
         fact.status = trip_status(state, fact.late)
         facts.append(fact)
@@ -242,11 +243,13 @@ def case_facts(session: Session, period: Period, until: datetime) -> list[CaseFa
 
 
 def _events_by_id(session: Session, ids: list[int]) -> dict[int, tuple[Any, ...]]:
-    """(from_state, at, data) of the given history entries, fetched by primary key."""
+    """(from_state, at, the ``on`` date it names) of the given history entries, fetched
+    by primary key (the date read by the database, not by decoding JSON here)."""
     out: dict[int, tuple[Any, ...]] = {}
+    on = EVENT.c.data["on"].as_string()
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
-        stmt = select(EVENT.c.id, EVENT.c.from_state, EVENT.c.at, EVENT.c.data).where(
+        stmt = select(EVENT.c.id, EVENT.c.from_state, EVENT.c.at, on).where(
             EVENT.c.id.in_(chunk)
         )
         for event_id, *rest in session.execute(stmt):
@@ -257,8 +260,8 @@ def _events_by_id(session: Session, ids: list[int]) -> dict[int, tuple[Any, ...]
 # fmt: on
 
 
-def _filed_day(data: Any, at: datetime | None, current: date | None) -> date | None:
-    on = (data or {}).get("on") if isinstance(data, dict) else None
+def _filed_day(on: str | None, at: datetime | None, current: date | None) -> date | None:
+    """The day a filing names (its ``on`` parameter), else the engine's, else its own."""
     if on:
         return date.fromisoformat(str(on)[:10])
     return current if current else (at.date() if at else None)
@@ -283,24 +286,43 @@ def extra_sections(session: Session, period: Period, until: datetime) -> dict[st
     return {name: fn(session, period, until) for name, fn in EXTRA_SECTIONS.items()}
 
 
-@dataclass
-class _Group:
-    key: Any
-    counts: Counts = field(default_factory=Counts)
-    decisions: set[int] = field(default_factory=set)
+class _Tally:
+    """Counts per group, built from one pass over the trips: each distinct combination
+    of (issuer, category, unit, countries, month, status) is counted once, and the
+    groups are rolled up from those (a million trips fall into a few thousand)."""
 
+    def __init__(self, facts: Iterable[CaseFact], month_of: Callable[[CaseFact], Any]) -> None:
+        self.combos: Counter[tuple[Any, ...]] = Counter()
+        self.decisions: dict[str, set[tuple[Any, Any]]] = {"issuer": set(), "month": set()}
+        self.all_decisions: set[int] = set()
+        for f in facts:
+            day = month_of(f)
+            month = (day.year, day.month) if day else None
+            self.combos[
+                (
+                    f.issuer or "other",
+                    f.category or "unknown",
+                    f.unit_code or "",
+                    f.unit_name or "",
+                    f.destinations,
+                    month,
+                    f.status,
+                )
+            ] += 1
+            if f.decision_id is not None:
+                self.all_decisions.add(f.decision_id)
+                self.decisions["issuer"].add((f.issuer or "other", f.decision_id))
+                self.decisions["month"].add((month, f.decision_id))
 
-def _group(facts: Iterable[CaseFact], key: Callable[[CaseFact], Iterable[Any]]) -> dict:
-    groups: dict[Any, _Group] = {}
-    for fact in facts:
-        for k in key(fact):
-            group = groups.get(k)
-            if group is None:
-                group = groups[k] = _Group(k)
-            group.counts.add(fact)
-            if fact.decision_id is not None:
-                group.decisions.add(fact.decision_id)
-    return groups
+    def by(self, key: Callable[[tuple[Any, ...]], Iterable[Any]]) -> dict[Any, Counts]:
+        groups: dict[Any, Counts] = {}
+        for combo, n in self.combos.items():
+            for k in key(combo):
+                groups.setdefault(k, Counts()).add_status(combo[6], n)
+        return groups
+
+    def decision_count(self, dimension: str) -> Counter[Any]:
+        return Counter(k for k, _d in self.decisions[dimension])
 
 
 STANDARD_KEYS = frozenset(
@@ -329,53 +351,54 @@ def summarise(
     facts: list[CaseFact], period: Period, as_of: date, language: str = "vi"
 ) -> dict[str, Any]:
     """The report as plain data (the JSON shape), from the trips' facts."""
-    decisions = {f.decision_id for f in facts if f.decision_id is not None}
-    by_issuer_groups = _group(facts, lambda f: [f.issuer or "other"])
-    by_issuer = []
-    for issuer in [*ISSUERS, *sorted(set(by_issuer_groups) - set(ISSUERS))]:
-        group = by_issuer_groups.get(issuer, _Group(issuer))
-        by_issuer.append(
-            {
-                "issuer": issuer,
-                "label": ISSUERS.get(issuer, issuer),
-                "decisions": len(group.decisions),
-                "cases": group.counts.cases,
-            }
-        )
-    by_category_groups = _group(facts, lambda f: [f.category or "unknown"])
-    by_category = []
-    for category in [*CATEGORIES, *sorted(set(by_category_groups) - set(CATEGORIES))]:
-        group = by_category_groups.get(category, _Group(category))
-        by_category.append(
-            {
-                "category": category,
-                "label": CATEGORIES.get(category, category),
-                **group.counts.as_dict(),
-            }
-        )
-    units = _group(facts, lambda f: [(f.unit_code or "", f.unit_name or "")])
-    by_unit = [
-        {"unit": code or None, "name": name or None, **g.counts.as_dict()}
-        for (code, name), g in sorted(units.items())
+    basis = (lambda f: f.decision_date) if period.by == "decision" else (lambda f: f.return_)
+    tally = _Tally(facts, basis)
+    issuers, issuer_decisions = tally.by(lambda c: [c[0]]), tally.decision_count("issuer")
+    by_issuer = [
+        {
+            "issuer": issuer,
+            "label": ISSUERS.get(issuer, issuer),
+            "decisions": issuer_decisions[issuer],
+            "cases": issuers.get(issuer, Counts()).cases,
+        }
+        for issuer in [*ISSUERS, *sorted(set(issuers) - set(ISSUERS))]
     ]
-    countries = _group(facts, lambda f: f.destinations or ("",))
+    categories = tally.by(lambda c: [c[1]])
+    by_category = [
+        {
+            "category": category,
+            "label": CATEGORIES.get(category, category),
+            **categories.get(category, Counts()).as_dict(),
+        }
+        for category in [*CATEGORIES, *sorted(set(categories) - set(CATEGORIES))]
+    ]
+    units = tally.by(lambda c: [(c[2], c[3])])
+    by_unit = [
+        {"unit": code or None, "name": name or None, **counts.as_dict()}
+        for (code, name), counts in sorted(units.items())
+    ]
+    countries = tally.by(lambda c: c[4] or ("",))
     by_country = [
         {
             "country": code or None,
             "name": country_name(code, language) if code else None,
-            **g.counts.as_dict(),
+            **counts.as_dict(),
         }
-        for code, g in sorted(countries.items(), key=lambda kv: (-kv[1].counts.cases, kv[0]))
+        for code, counts in sorted(countries.items(), key=lambda kv: (-kv[1].cases, kv[0]))
     ]
-    basis = (lambda f: f.decision_date) if period.by == "decision" else (lambda f: f.return_)
-    months = _group(facts, lambda f: [f"{basis(f):%Y-%m}" if basis(f) else ""])
+    months, month_decisions = tally.by(lambda c: [c[5]]), tally.decision_count("month")
     by_month = [
-        {"month": month or None, "decisions": len(g.decisions), **g.counts.as_dict()}
-        for month, g in sorted(months.items())
+        {
+            "month": f"{month[0]}-{month[1]:02d}" if month else None,
+            "decisions": month_decisions[month],
+            **counts.as_dict(),
+        }
+        for month, counts in sorted(months.items(), key=lambda kv: kv[0] or (0, 0))
     ]
     total = Counts()
-    for fact in facts:
-        total.add(fact)
+    for combo, n in tally.combos.items():
+        total.add_status(combo[6], n)
+    decisions = tally.all_decisions
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat(), "by": period.by},
         "as_of": as_of.isoformat(),
