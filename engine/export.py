@@ -418,6 +418,11 @@ def _widths(ws: Worksheet, widths: Sequence[float]) -> None:
 
 
 def _save(book: Workbook, path: str | Path) -> None:
+    for ws in book.worksheets:  # printable as it is: A4 landscape, one page wide
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
