@@ -10,6 +10,7 @@ so one bad case does not sink the others.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -111,6 +112,7 @@ class Engine:
         self.clock = clock
         self.worker_id = worker_id
         self.calendar: BusinessCalendar = config.business_calendar()
+        self.stopping = threading.Event()  # set on shutdown: sweeps end after their batch
         self._mail_domain = config.smtp.from_address.rpartition("@")[2] or "theodoi.local"
 
     # -- configuration ------------------------------------------------------------
@@ -279,6 +281,8 @@ class Engine:
         report = SweepReport()
         batches = 0
         while max_batches is None or batches < max_batches:
+            if self.stopping.is_set():  # shutting down: the batch in hand was the last
+                break
             batches += 1
             done = self._sweep_batch(now, report)
             if not done:

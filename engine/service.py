@@ -138,6 +138,7 @@ def serve(
             pass
     finally:
         log.info("stopping: finishing the job in hand")
+        app.engine.stopping.set()  # a running sweep ends after the batch in hand
         scheduler.shutdown(wait=True)
         if catcher is not None:
             catcher.stop()
