@@ -298,3 +298,25 @@ def test_a_corrected_filing_date_rejudges_lateness(app: App, tmp_path: Path) -> 
     }
     tuan = _cases(app)["Phạm Minh Tuấn"]
     assert (tuan.report_filed_on, tuan.filed_late) == (date(2020, 3, 9), False)
+
+
+def test_a_return_date_moved_weeks_back_makes_the_report_overdue(app: App, tmp_path: Path) -> None:
+    """The corrected deadline (20/07) has passed on 10/08: the case does not wait for a
+    timer that will never come, it goes overdue and escalates as of its own dates."""
+    import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions())
+    changed = _rewrite(DATA / "seed_trips.csv", tmp_path / "a.csv", "Kiều Văn Tâm",
+                       "return_date", "05/07/2021")
+    changed = _rewrite(changed, tmp_path / "b.csv", "Kiều Văn Tâm", "departure_date",
+                       "02/07/2021")
+    import_file(app, "trips", changed, ImportOptions())
+    tam = _cases(app)["Kiều Văn Tâm"]
+    assert (tam.state, tam.deadline, tam.escalation_level) == (
+        "escalated", date(2021, 7, 20), 1,
+    )
+    history = _history(app, tam.id)
+    assert ("deadline_passed", "overdue", "21/07/2021 00:00") in history
+    assert ("escalate", "escalated", "28/07/2021 00:00") in history
+    with app.db.session(write=False) as session:
+        timers = [(t.kind, t.level) for t in queries.pending_timers(session, tam.id)]
+        assert not queries.outbox_for_case(session, tam.id)  # no notice without --notify
+    assert timers == [("escalate_next", 1)]

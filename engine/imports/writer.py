@@ -341,6 +341,7 @@ class TripWriter:
             )
             result.action = "updated"
             result.changes = {k: [_plain(before[k]), _plain(v)] for k, v in changes.items()}
+            case = self._fire_passed_timers(case, notify)
         if row.filed_on is not None and case.state in ("report_due", "overdue", "escalated"):
             case = engine.fire(
                 self.session,
@@ -362,6 +363,37 @@ class TripWriter:
         result.state, result.case = case.state, case
         self._cases[row.identity] = case
         return result
+
+    def _fire_passed_timers(self, case: Any, notify: bool) -> Any:
+        """After a correction, the timers its new dates put in the past.
+
+        ``Engine.update_fields`` re-arms only the timers still ahead: a return date
+        moved back by weeks leaves a report_due case with a passed deadline and no
+        timer. Its earliest passed moving timer (deadline, escalation) is fired here at
+        its own instant, through ``Engine.fire``, which catches the case up from there.
+        """
+        wf = self.app.registry[case.workflow].workflow
+        rules = self.app.engine.rules(case.workflow)
+        pending = {(t.kind, t.fire_at) for t in queries.pending_timers(self.session, case.id)}
+        passed = sorted(
+            (at, level, rule)
+            for rule in wf.timers_for(case.state)
+            if rule.event is not None
+            for level, at in enumerate(rule.when(case, rules), start=1)
+            if at is not None and at <= self.now and (rule.kind, at) not in pending
+        )
+        if not passed:
+            return case
+        at, level, rule = passed[0]
+        return self.app.engine.fire(
+            self.session,
+            case.id,
+            rule.event,
+            actor=self.app.engine.actor,
+            at=at,
+            params={"timer": rule.kind, "level": level},
+            notify=notify,
+        )
 
 
 def _plain(value: Any) -> Any:
