@@ -1,23 +1,26 @@
-"""Writing validated rows: units, decisions and trip cases, in one transaction.
+"""Writing validated rows: units, decisions and trip cases, in the caller's transaction.
 
 Backfill without flooding. A trip row lands in the state its dates imply *now*, with a
-history dated from the row's dates, through the engine itself:
+history dated from the row's dates: created at the start of its decision day, then
+depart, return, report_due, overdue, escalated 1, 2 … each at its own instant; a
+filed report is filed at its date after the case has caught up to that date only
+(so a report filed before its deadline is on time, one filed after it is late,
+exactly as if it had been recorded then), and accepted when the row says so.
 
-* no report filed: the engine creates the case as of its decision date and catches
-  it up to now (depart, return, report_due, overdue, escalated 1, 2 … each at its
-  own instant);
-* a report filed: a second engine on a manual clock stopped at the filing instant
-  creates the case and catches it up to that instant only, then files the report
-  there (and accepts it, when the row says so): a report filed before its deadline
-  is on time, one filed after it is late, exactly as if it had been recorded then.
+Two ways to write it, with the same result (tests/test_import_backfill.py compares
+them): the batched replay of :mod:`engine.imports.backfill` (the default), or the
+engine's own public steps one case at a time (``bulk=False``, and whenever notices
+are wanted): ``Engine.create_case`` as of the decision day, and for a filed report a
+second engine whose manual clock stops at the filing, then ``Engine.fire``.
 
 No notice is sent for the past: skipped notices are written in the history. With
-``notify`` a case gets the one notice that fits it now (its latest step's), never
-a stale approval notice for a trip that has since come home.
+``notify`` a case gets the one notice that fits it now (its latest step's), never a
+stale approval notice for a trip that has since come home.
 
 Re-importing a row whose trip exists (same decision number and year, same
 normalised name) changes nothing when nothing differs; changed fields go through
-``Engine.update_fields`` (a history entry, deadline and timers re-armed).
+``Engine.update_fields`` (a history entry, deadline and timers re-armed), and timers
+the correction put in the past are fired at their own instants.
 """
 
 from __future__ import annotations
