@@ -266,9 +266,21 @@ class Engine:
         work.events.append(
             self._event_row(case, "update", case.state, case.state, step, {"changes": diff})
         )
+        case.version += 1
+        case.updated_at = now
+        # Re-arm the current state's timers as if it had been entered with the new
+        # data: timers the correction put in the past fire now, at their own instants
+        # (a deadline moved back can make the case overdue); none fires twice.
+        history = queries.case_events(session, case.id)
+        entered = max(
+            (e.at for e in history if e.to_state == case.state and e.from_state != case.state),
+            default=case.created_at,
+        )
+        done = {(e.data.get("timer"), e.data.get("level"), e.at) for e in history if e.at >= entered}
         work.cancel_pending = True
         queue: list[_DueTimer] = []
-        self._schedule(case, work, Step(at=now, actor=actor), queue)
+        self._schedule(case, work, Step(at=entered, actor=actor), queue)
+        queue[:] = [t for t in queue if (t.kind, t.level, t.fire_at) not in done]
         self._catch_up(case, work, queue)
         self._write(session, [work], now, notify=notify)
         return case
@@ -560,9 +572,9 @@ class Engine:
         )
 
     def _enqueue(self, session: Session, requests: list[NoticeRequest], now: datetime) -> None:
-        units = queries.units_by_id(session)
+        units = queries.unit_rows_by_id(session, (r.unit_id for r in requests))
         decision_ids = {r.context.get("decision_id") for r in requests}
-        decisions = queries.decisions_by_id(session, decision_ids)
+        decisions = queries.decision_rows_by_id(session, decision_ids)
         for request in requests:
             ctx = request.context
             unit = units.get(request.unit_id) if request.unit_id else None

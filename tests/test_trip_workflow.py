@@ -233,3 +233,24 @@ def test_event_in_the_future_is_refused(app: App) -> None:
     case_id = add_trip(app)
     with pytest.raises(InvalidInput, match="future"), app.db.session() as session:
         app.engine.fire(session, case_id, "depart", actor="t", at=datetime(2030, 1, 1))
+
+
+def test_correction_into_the_past_catches_the_case_up(app: App, clock: ManualClock) -> None:
+    case_id = add_trip(app)
+    clock.set(datetime(2021, 9, 10, 3, 0))
+    app.engine.sweep()  # returned 6/9, report due 21/9
+    with app.db.session() as session:
+        app.engine.update_fields(
+            session, case_id, {"actual_return": date(2021, 8, 10)}, actor="import", reason="sửa"
+        )
+    with app.db.session(write=False) as session:
+        case = queries.get_case(session, case_id)
+        events = [(e.event, e.at) for e in queries.case_events(session, case_id)]
+    assert case.state == "overdue" and case.deadline == date(2021, 8, 25)
+    assert ("deadline_passed", datetime(2021, 8, 25, 17, 0)) in events
+    assert [e for e, _ in events].count("deadline_passed") == 1
+    with app.db.session() as session:  # the same correction again changes nothing
+        app.engine.update_fields(session, case_id, {"actual_return": date(2021, 8, 10)},
+                                 actor="import")
+    with app.db.session(write=False) as session:
+        assert len(queries.case_events(session, case_id)) == len(events)
