@@ -268,18 +268,14 @@ class Engine:
         )
         case.version += 1
         case.updated_at = now
-        # Re-arm the current state's timers as if it had been entered with the new
-        # data: timers the correction put in the past fire now, at their own instants
-        # (a deadline moved back can make the case overdue); none fires twice.
+        # Re-arm the current state's timers with the new data: timers the correction
+        # put in the past fire now, at their own instants (a deadline moved back can
+        # make the case overdue); a timer that already fired does not fire again.
         history = queries.case_events(session, case.id)
-        entered = max(
-            (e.at for e in history if e.to_state == case.state and e.from_state != case.state),
-            default=case.created_at,
-        )
-        done = {(e.data.get("timer"), e.data.get("level"), e.at) for e in history if e.at >= entered}
+        done = {(e.data.get("timer"), e.data.get("level"), e.at) for e in history}
         work.cancel_pending = True
         queue: list[_DueTimer] = []
-        self._schedule(case, work, Step(at=entered, actor=actor), queue)
+        self._schedule(case, work, Step(at=case.created_at, actor=actor), queue)
         queue[:] = [t for t in queue if (t.kind, t.level, t.fire_at) not in done]
         self._catch_up(case, work, queue)
         self._write(session, [work], now, notify=notify)
