@@ -28,6 +28,7 @@ from engine.app import App, has_schema
 from engine.clock import Clock, ManualClock, from_local, to_local
 from engine.config import Config, load_config
 from engine.errors import InvalidInput, StorageError, TheodoiError
+from engine.imports.text import name_key
 from storage import queries
 from storage.models import Unit
 
@@ -168,15 +169,6 @@ def choice(value: str, allowed: tuple[str, ...], field: str) -> str:
     return value
 
 
-def normalise_name(name: str) -> str:
-    """The identity of a person's name: case, diacritics and spacing ignored."""
-    import unicodedata
-
-    text = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
-    return " ".join(text.lower().split())
-
-
 # -- commands ----------------------------------------------------------------------------
 
 
@@ -263,7 +255,7 @@ def trip_add(
                 "decision_id": dec.id,
                 "unit_id": found.id,
                 "name": name.strip(),
-                "name_key": normalise_name(name),
+                "name_key": name_key(name),
                 "position": position,
                 "category": category,
                 "destinations": destinations,

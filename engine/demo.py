@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from engine.app import App
 from engine.clock import ManualClock, from_local, local_date
+from engine.imports.text import name_key
 from engine.runtime import Engine
 from storage import queries
 from storage.models import Unit
@@ -104,7 +105,7 @@ def load_demo(app: App) -> Iterator[str]:
                 "decision_id": decision.id,
                 "unit_id": units[unit].id,
                 "name": name,
-                "name_key": name.lower(),
+                "name_key": name_key(name),
                 "position": position,
                 "category": category,
                 "destinations": dest,

@@ -221,13 +221,3 @@ def test_units_template_rules(tmp_path):
     assert [(p.row, p.column) for p in problems] == [
         (3, "code"), (4, "code"), (4, "email"), (4, "language"),
     ]
-
-
-@pytest.mark.parametrize(
-    "name", ["Nguyễn Văn Đức", "  ĐẶNG   thị ánh ", "Trần Quốc Hưng", "Lê  Văn\tThành", "Ông Ích Khiêm"]
-)
-def test_the_cli_and_the_import_agree_on_identity(name):
-    """``theodoi trip add`` and ``theodoi import trips`` must see the same person."""
-    from engine.cli import normalise_name
-
-    assert normalise_name(name) == name_key(name)
