@@ -248,6 +248,11 @@ def trip_add(
         if found is None:
             raise InvalidInput("unit", f"unknown unit '{unit}' (add it with: theodoi unit add)")
         dec = queries.get_or_create_decision(session, decision.strip(), decided_on, issuer)
+        same = queries.find_case_by_identity(session, "trip", dec.id, name_key(name))
+        if same is not None:
+            raise InvalidInput(
+                "name", f"{name.strip()} is already case {same.id} under decision {dec.number}"
+            )
         case = application.engine.create_case(
             session,
             "trip",
