@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from workflows.recurring import Recurring
 from engine.registry import WORKFLOW_MODULES, Registry
 from workflows.definition import InvalidDefinition, Notice, TimerRule, Transition, Workflow
+from workflows.recurring import Recurring
 
 
 def _base(**changes) -> Workflow:

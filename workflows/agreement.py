@@ -27,9 +27,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from workflows.recurring import Occurrence, Recurring, anniversaries
 from workflows.definition import Notice, TimerRule, Transition, Workflow
 from workflows.obligation import as_date, setting
+from workflows.recurring import Occurrence, Recurring, anniversaries
 
 EXPIRING = Notice("agreement_expiring", to=("unit",), cc=("leadership", "coordinators"))
 REVIEW_OVERRIDES = ("reminders", "escalation", "reject_new_deadline")

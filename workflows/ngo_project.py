@@ -40,6 +40,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from workflows.definition import TimerRule, Transition, Workflow
+from workflows.obligation import as_date, setting
 from workflows.recurring import (
     Occurrence,
     Pause,
@@ -48,8 +50,6 @@ from workflows.recurring import (
     defer_paused,
     yearly_periods,
 )
-from workflows.definition import TimerRule, Transition, Workflow
-from workflows.obligation import as_date, setting
 
 # What a report obligation copies from its project (the notices and the report use it).
 INHERITED = (
