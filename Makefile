@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DB ?= theodoi.db
-DEMO_SPEED ?= 720
+DEMO_SPEED ?= 3600
 
 .PHONY: install run test lint bench bench-quick clean
 

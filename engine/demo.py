@@ -68,6 +68,10 @@ TRAVELLERS = (
     ("Ngô Thanh Sơn", "Phó Giám đốc", "SGDDT", "unit", "TH", "official", 14, 5, None),
     ("Lý Hoàng Nam", "Chuyên viên", "UBND-TPTN", "unit", "KH", "official", 20, 3, "cancel"),
     ("Tô Ngọc Ánh", "Kế toán", "SYT", "unit", "KR", "private", -45, 7, "file"),
+    # These two move within the first minute of `make run`: one comes home at the next
+    # midnight, the other's report falls due about then.
+    ("Trương Văn Lợi", "Phó Trưởng phòng", "BDBP", "unit", "KH", "official", 1, 3, None),
+    ("Mai Thị Thu", "Chuyên viên", "UBND-TPTN", "unit", "LA", "official", -14, 3, None),
 )
 
 

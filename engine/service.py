@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from engine.app import App
+from engine.clock import SystemClock
 
 log = logging.getLogger("theodoi.service")
 
@@ -63,7 +64,7 @@ def build_scheduler(app: App, *, sweep: bool = True, send: bool = True) -> Backg
             "interval",
             seconds=cfg.scheduler.sweep_interval_s,
             id="sweep",
-            next_run_time=_now_aware(app),
+            next_run_time=_wall_now(),  # APScheduler runs on wall time, whatever the app's clock
             **defaults,
         )
     if send:
@@ -99,10 +100,10 @@ def build_scheduler(app: App, *, sweep: bool = True, send: bool = True) -> Backg
     return scheduler
 
 
-def _now_aware(app: App) -> Any:
+def _wall_now() -> Any:
     from datetime import UTC
 
-    return app.clock.now().replace(tzinfo=UTC)
+    return SystemClock().now().replace(tzinfo=UTC)
 
 
 def serve(
@@ -119,6 +120,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per wake-up is noise
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     catcher = _start_catcher(app) if mail_catcher else None
     scheduler = build_scheduler(app, sweep=sweep, send=send)
     scheduler.start()
