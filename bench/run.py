@@ -39,6 +39,7 @@ SCENARIOS: dict[str, str] = {
     "mail": "bench.bench_mail",
     "import": "bench.bench_import",
     "web": "bench.bench_web",
+    "machines": "bench.bench_machines",
 }
 RESULTS = REPO / "bench" / "results.json"
 QUICK_RESULTS = REPO / "var" / "bench" / "results-quick.json"
