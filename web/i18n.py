@@ -20,6 +20,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # layout and navigation
     "app.title": ("Theo dõi đoàn ra và viện trợ", "Trips and aid tracking"),
     "nav.dashboard": ("Tổng quan", "Dashboard"),
+    "tick.fired": ("{n} mốc thời hạn đã đến", "{n} timers fired"),
+    "tick.window_closed": (
+        "ngoài giờ gửi thư: thông báo chờ đến giờ làm việc",
+        "outside the send window: notices wait for office hours",
+    ),
+    "tick.sent": (
+        "đã gửi {sent}, gửi lại sau {retried}, lỗi {failed}, tạm giữ {parked}",
+        "sent {sent}, retry later {retried}, failed {failed}, parked {parked}",
+    ),
+    "tick.send_failed": ("gửi thư lỗi: {error}", "sending failed: {error}"),
     "nav.cases": ("Hồ sơ", "Cases"),
     "nav.new_decision": ("Quyết định mới", "New decision"),
     "nav.import": ("Nhập dữ liệu", "Import"),

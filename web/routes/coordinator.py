@@ -167,7 +167,7 @@ async def tick(request: Request, principal: Principal = Depends(require(*STAFF))
     except ValueError:
         days = 0
     app.clock.advance(timedelta(days=days))
-    lines = run_due(app)
+    lines = run_due(app, language(request))
     request.session["exp"] = codec(request).expiry()  # the jump must not log us out
     flash(request, i18n.gettext("dash.ticked", language(request), days=days, summary=lines))
     return RedirectResponse(_same_site(request.headers.get("referer")), status_code=303)
@@ -185,10 +185,10 @@ def _same_site(referer: str | None) -> str:
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), "/dashboard")
 
 
-def run_due(app: Any) -> str:
+def run_due(app: Any, lang: str = i18n.DEFAULT) -> str:
     """Fire due timers, then deliver due notices when the sender is installed."""
     report = app.engine.sweep()
-    summary = f"{report.fired} timers fired"
+    summary = i18n.gettext("tick.fired", lang, n=report.fired)
     try:
         from notifications.smtp import deliver_due
     except ImportError:
@@ -196,5 +196,8 @@ def run_due(app: Any) -> str:
     try:
         sent = deliver_due(app.db, app.config, app.clock.now(), worker_id=app.worker_id)
     except TheodoiError as exc:
-        return f"{summary}; send failed: {exc}"
-    return f"{summary}; {sent}"
+        return f"{summary}; {i18n.gettext('tick.send_failed', lang, error=exc)}"
+    if sent.window_closed:
+        return f"{summary}; {i18n.gettext('tick.window_closed', lang)}"
+    counts = {k: getattr(sent, k) for k in ("sent", "retried", "failed", "parked")}
+    return f"{summary}; {i18n.gettext('tick.sent', lang, **counts)}"
