@@ -81,6 +81,33 @@ def case_from_row(row: Any, fields: tuple[str, ...] | None = None) -> Case:
     return case
 
 
+CASE_FIELDS = tuple(Case.model_fields)
+_CASE_DEFAULTS = {
+    name: info.default
+    for name, info in Case.model_fields.items()
+    if not info.is_required() and info.default_factory is None
+}
+_CASE_FACTORIES = [
+    (name, info.default_factory)
+    for name, info in Case.model_fields.items()
+    if info.default_factory is not None
+]
+
+
+def new_case_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A new case's fields as ``Case(**values)`` sets them: the model's defaults, then
+    ``values`` (keys that are no field ignored)."""
+    row = dict(_CASE_DEFAULTS)
+    row.update((name, factory()) for name, factory in _CASE_FACTORIES)
+    row.update((k, v) for k, v in values.items() if k in Case.model_fields)
+    return row
+
+
+def case_from_fields(source: Any) -> Case:
+    """A detached Case with the fields of ``source`` (any object that has them)."""
+    return case_from_row(tuple(getattr(source, name) for name in CASE_FIELDS), CASE_FIELDS)
+
+
 def get_case(session: Session, case_id: int, *, lock: bool = False) -> Case | None:
     stmt = select(CASE).where(CASE.c.id == case_id)
     if lock and _dialect(session) == "postgresql":
@@ -97,6 +124,21 @@ def insert_case(session: Session, values: dict[str, Any]) -> int:
     # (``.values(**values)``) cost about a tenth of creating a case (bench).
     result = session.connection().execute(_INSERT_CASE, values)
     return int(result.scalar_one())
+
+
+_INSERT_CASES = insert(CASE).returning(CASE.c.id, sort_by_parameter_order=True)
+_NEW_CASE_COLUMNS = tuple(c.name for c in CASE.columns if c.name != "id")
+
+
+def insert_cases(session: Session, cases: Sequence[Any]) -> list[int]:
+    """Insert new cases (Cases, or any objects with their fields), one statement for
+    all; their ids, in the order given."""
+    rows = [{col: getattr(case, col) for col in _NEW_CASE_COLUMNS} for case in cases]
+    if len(rows) == 1:
+        return [insert_case(session, rows[0])]
+    if not rows:
+        return []
+    return [int(i) for i in session.connection().execute(_INSERT_CASES, rows).scalars()]
 
 
 _UPDATE_CASES = (

@@ -1,9 +1,10 @@
-"""The bulk backfill writes exactly the history the engine itself would write.
+"""An import's batched path writes exactly the history of the engine's one-case steps.
 
-The same file is imported twice into two databases: once through the batched
-backfill (the default), once through ``Engine.create_case``/``fire`` case by case.
-Cases, history and pending timers must agree (the instants at which rows were
-*recorded* differ by design: the engine's path runs a clock stopped in the past)."""
+The same file is imported twice into two databases: once in batches through
+``Engine.replay_many`` (the default), once through ``Engine.create_case``/``fire``
+case by case, with a manual clock stopped at each filing. Cases, history and pending
+timers must agree (the instants at which rows were *recorded* differ by design: the
+one-case path runs a clock stopped in the past)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def _snapshot(app: App) -> list[tuple]:
     [datetime(2021, 8, 10, 2, 0), datetime(2021, 11, 23, 2, 0), datetime(2021, 8, 23, 18, 0)],
     ids=["aug-10", "inspection-day", "after-a-deadline"],
 )
-def test_bulk_backfill_matches_the_engine(tmp_path: Path, now: datetime) -> None:
+def test_batched_import_matches_the_one_case_steps(tmp_path: Path, now: datetime) -> None:
     path = _file(tmp_path)
     snapshots = []
     for bulk in (True, False):

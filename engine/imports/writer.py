@@ -8,10 +8,12 @@ filed report is filed at its date after the case has caught up to that date only
 exactly as if it had been recorded then), and accepted when the row says so.
 
 Two ways to write it, with the same result (tests/test_import_backfill.py compares
-them): the batched replay of :mod:`engine.imports.backfill` (the default), or the
-engine's own public steps one case at a time (``bulk=False``, and whenever notices
-are wanted): ``Engine.create_case`` as of the decision day, and for a filed report a
-second engine whose manual clock stops at the filing, then ``Engine.fire``.
+them): ``Engine.replay_many``, which opens a batch of cases as of their decision days,
+files their reports at their dates and writes them all with a few batched statements
+(the default), or the engine's public steps one case at a time (``bulk=False``, and
+whenever notices are wanted): ``Engine.create_case`` as of the decision day, and for
+a filed report a second engine whose manual clock stops at the filing, then
+``Engine.fire``.
 
 No notice is sent for the past: skipped notices are written in the history. With
 ``notify`` a case gets the one notice that fits it now (its latest step's), never a
@@ -34,14 +36,14 @@ from sqlmodel import Session, select
 
 from engine.app import App
 from engine.clock import ManualClock, from_local
-from engine.imports.backfill import Backfill
 from engine.imports.trips import TripRow
 from engine.imports.units import UnitRow
-from engine.runtime import Engine
+from engine.runtime import CaseSpec, Engine
 from storage import queries
 from storage.models import Case, Decision, Unit
 
 Progress = Callable[[int], None]  # called with the number of rows just done
+BATCH = 2000  # new trips opened per Engine.replay_many
 
 
 @dataclass
@@ -117,8 +119,8 @@ def write_units(session: Session, rows: Sequence[UnitRow]) -> WriteResult:
 class TripWriter:
     """Writes trip rows in the caller's session.
 
-    New trips take the bulk path (:mod:`engine.imports.backfill`) unless ``bulk`` is
-    off or notices are wanted; then, and for every change to an existing trip, the
+    New trips are opened in batches (``Engine.replay_many``) unless ``bulk`` is off
+    or notices are wanted; then, and for every change to an existing trip, the
     engine's own public steps are used, one case at a time."""
 
     def __init__(
@@ -135,7 +137,7 @@ class TripWriter:
         self.past_clock = ManualClock(self.now)
         self.past = Engine(app.db, app.config, app.registry, self.past_clock, app.worker_id)
         self.past.reload_calendar(session)
-        self.backfill = Backfill(app, session)
+        self._batch: list[tuple[CaseSpec, Decision, RowResult, tuple[str, int, str]]] = []
         self.result = WriteResult()
         self._decisions = {(d.number, d.year): d for d in session.scalars(select(Decision)).all()}
         self._touched: set[tuple[str, int]] = set()
@@ -194,13 +196,28 @@ class TripWriter:
                 self.result.rows.append(self.update(existing, row, notify))
             if progress is not None:
                 progress(1)
-        self.backfill.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        """Open the batched new trips: their decisions first get their ids."""
+        if not self._batch:
+            return
+        if any(decision.id is None for _spec, decision, _result, _key in self._batch):
+            self.session.flush()
+        for spec, decision, _result, _key in self._batch:
+            spec.fields["decision_id"] = decision.id
+        specs = [spec for spec, _decision, _result, _key in self._batch]
+        cases = self.app.engine.replay_many(self.session, specs, actor=self.actor)
+        for (_spec, _decision, result, key), case in zip(self._batch, cases, strict=True):
+            result.state, result.case = case.state, case
+            self._cases[key] = case
+        self._batch = []
 
     # -- a new trip ------------------------------------------------------------------
 
     def _fields(self, row: TripRow, decision: Decision) -> dict[str, Any]:
         return {
-            "decision_id": decision.id if decision.id is not None else decision,
+            "decision_id": decision.id,
             "unit_id": row.unit_id,
             "name": row.name,
             "name_key": row.name_key,
@@ -220,25 +237,28 @@ class TripWriter:
         # Created at the start of its decision day (or of its departure, if earlier), so
         # a departure on the decision day itself still fires.
         created_at = self._at(min(row.decision_date, row.departure))
-        steps: tuple[tuple[str, datetime, dict[str, Any]], ...] = ()
+        steps: list[tuple[datetime, str, dict[str, Any], str | None]] = []
         if row.filed_on is not None:
             filed_at = max(self._at(row.filed_on, self.office_start), created_at)
-            steps = (("file", filed_at, {"on": row.filed_on}),)
+            steps.append((filed_at, "file", {"on": row.filed_on}, reason))
             if row.accepted:
-                steps += (("accept", filed_at, {}),)
-        if not (self.bulk and not notify) and decision.id is None:
+                steps.append((filed_at, "accept", {}, reason))
+        label = f"{row.name} ({row.decision_number}, {row.decision_date.year})"
+        if self.bulk and not notify:  # state and case filled in when the batch is opened
+            result = RowResult(row.row, "created", label)
+            spec = CaseSpec("trip", fields, created_at, steps, reason)
+            self._batch.append((spec, decision, result, row.identity))
+            if len(self._batch) >= BATCH:
+                self.flush()
+            return result
+        if decision.id is None:
             self.session.flush()
             fields["decision_id"] = decision.id
-        if self.bulk and not notify:
-            case = self.backfill.create(
-                "trip", fields, actor=self.actor, at=created_at, reason=reason, steps=steps
-            )
-        elif steps:
+        if steps:
             case = self._create_past(fields, created_at, reason, steps)
         else:
             case = self._create_now(fields, created_at, reason, notify)
         self._cases[row.identity] = case
-        label = f"{row.name} ({row.decision_number}, {row.decision_date.year})"
         return RowResult(row.row, "created", label, case.state, case=case)
 
     def _create_past(
@@ -246,16 +266,16 @@ class TripWriter:
         fields: dict[str, Any],
         at: datetime,
         reason: str,
-        steps: tuple[tuple[str, datetime, dict[str, Any]], ...],
+        steps: list[tuple[datetime, str, dict[str, Any], str | None]],
     ) -> Case:
         """The engine's path for a trip with a filed report: a second engine whose
         manual clock stops at the filing, so the case catches up only that far."""
-        self.past_clock.set(steps[0][1])
+        self.past_clock.set(steps[0][0])
         engine = self.past
         case = engine.create_case(
             self.session, "trip", fields, actor=self.actor, at=at, notify=False, reason=reason
         )
-        for event, instant, params in steps:
+        for instant, event, params, why in steps:
             self.past_clock.set(instant)
             case = engine.fire(
                 self.session,
@@ -263,7 +283,7 @@ class TripWriter:
                 event,
                 actor=self.actor,
                 at=instant,
-                reason=reason,
+                reason=why,
                 params=params,
                 notify=False,
             )
