@@ -16,10 +16,15 @@ from the outbox row (assigned once, when the letter is first rendered for sendin
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+import struct
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -51,9 +56,8 @@ def letter_docx(
     created: datetime | None = None,
 ) -> bytes:
     """The letter as DOCX bytes."""
-    doc = Document()
-    _page(doc)
-    _styles(doc)
+    template = _template()
+    doc = Document(io.BytesIO(template.lean))
     _header_table(doc, letter, number, on, org)
     _recipients(doc, letter.recipients)
     body = list(letter.body)
@@ -71,9 +75,80 @@ def letter_docx(
         props.created = created
         props.modified = created
         props.last_modified_by = str(org.get("name", ""))
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+    written = {
+        str(part.partname).lstrip("/"): part.blob
+        for part in doc.part.package.iter_parts()
+        if str(part.partname).lstrip("/") in _PER_LETTER
+    }
+    return _zip(template, written, created)
+
+
+# -- the page, styles and package, built once -----------------------------------------
+#
+# Every letter shares python-docx's default template with this module's page set-up
+# and styles. Opening it costs most of a letter (styles.xml alone is 350 KB of XML)
+# and so does compressing it again, so the package is built once: each letter opens
+# a lean copy (the same package with an empty styles part, enough for python-docx to
+# lay the words out) and is written as a ZIP holding the shared parts, compressed
+# once, and its own document and properties.
+
+_PER_LETTER = frozenset({"word/document.xml", "docProps/core.xml"})
+_LEAN_STYLES = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<w:styles xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>'
+)
+
+
+@dataclass(frozen=True)
+class _Template:
+    lean: bytes  # the package to lay a letter out in
+    entries: tuple[tuple[str, tuple[int, int, bytes] | None], ...]  # name, shared part
+
+
+@functools.cache
+def _template() -> _Template:
+    doc = Document()
+    _page(doc)
+    _styles(doc)
+    full = io.BytesIO()
+    doc.save(full)
+    lean = io.BytesIO()
+    entries = []
+    with zipfile.ZipFile(full) as source, zipfile.ZipFile(lean, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            out.writestr(
+                info.filename, _LEAN_STYLES if info.filename == "word/styles.xml" else data
+            )
+            shared = None if info.filename in _PER_LETTER else _deflate(data)
+            entries.append((info.filename, shared))
+    return _Template(lean.getvalue(), tuple(entries))
+
+
+def _deflate(data: bytes) -> tuple[int, int, bytes]:
+    """(CRC-32, size, raw DEFLATE data) of one ZIP member."""
+    packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return zlib.crc32(data), len(data), packer.compress(data) + packer.flush()
+
+
+def _zip(template: _Template, written: Mapping[str, bytes], created: datetime | None) -> bytes:
+    """The package as a ZIP (the layout ``zipfile`` writes), members dated ``created``."""
+    when = created or datetime(1980, 1, 1)
+    dos_time = when.hour << 11 | when.minute << 5 | when.second // 2
+    dos_date = max(when.year - 1980, 0) << 9 | when.month << 5 | when.day
+    body, directory = bytearray(), bytearray()
+    for name, shared in template.entries:
+        crc, size, data = shared if shared is not None else _deflate(written[name])
+        raw = name.encode("ascii")
+        common = struct.pack(
+            "<5H3L2H", 20, 0, 8, dos_time, dos_date, crc, len(data), size, len(raw), 0
+        )
+        directory += b"PK\x01\x02" + struct.pack("<H", 0x0314) + common
+        directory += struct.pack("<3H2L", 0, 0, 0, 0o600 << 16, len(body)) + raw
+        body += b"PK\x03\x04" + common + raw + data
+    count = len(template.entries)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(directory), len(body), 0)
+    return bytes(body + directory + end)
 
 
 def letter_filename(kind: str, number: str) -> str:

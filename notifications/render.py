@@ -92,7 +92,11 @@ def _linkify(line: str) -> Markup:
 
 
 class Renderer:
-    """Renders notices from the built-in templates and an optional override folder."""
+    """Renders notices from the built-in templates and an optional override folder.
+
+    A renderer looks each template up once: a delivery pass uses one renderer, so
+    all its messages come from the same templates, and the next pass sees any file
+    an operator changed or added."""
 
     def __init__(self, template_dir: str | Path | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = []
@@ -117,6 +121,7 @@ class Renderer:
             capitalize_first=lambda v: str(v)[:1].upper() + str(v)[1:],
             paragraph=html_paragraph,
         )
+        self._templates: dict[tuple[str, str, str], jinja2.Template] = {}
 
     def has(self, kind: str, language: str, part: str = "txt") -> bool:
         try:
@@ -172,6 +177,12 @@ class Renderer:
         }
 
     def _template(self, kind: str, language: str, part: str) -> jinja2.Template:
+        key = (kind, language, part)
+        if key not in self._templates:
+            self._templates[key] = self._find(kind, language, part)
+        return self._templates[key]
+
+    def _find(self, kind: str, language: str, part: str) -> jinja2.Template:
         names = [f"{language}/{kind}.{part}"]
         if language != FALLBACK_LANGUAGE:
             names.append(f"{FALLBACK_LANGUAGE}/{kind}.{part}")

@@ -5,13 +5,17 @@ One pass (:func:`deliver_due`):
 1. Outside the send window (office hours on working days) nothing is sent; due rows
    are moved to the next opening.
 2. Rows are claimed in small batches: ``sending`` with ``claimed_by`` and a lease
-   (``[worker] lease_s``) in one short transaction. A row whose lease expired
-   (its sender died) is due again.
+   (``[worker] lease_s``) in one short transaction; the next batch is claimed when
+   fewer rows wait than there are connections, so the connections never idle between
+   batches. A row whose lease expired (its sender died) is due again.
 3. Each row is rendered (a letter gets its number once, first), then sent over one
    of ``[smtp] connections`` reused connections, concurrently. STARTTLS or implicit
    TLS as configured; the username from config, the password only from
    ``THEODOI_SMTP__PASSWORD``.
-4. Each outcome is written at once, in its own transaction:
+4. Outcomes are written in batches, in one short transaction each: when
+   :data:`RECORD_EVERY` are waiting, at most :data:`RECORD_AFTER_S` after the oldest,
+   before each claim and at the end of the pass (a transaction per message blocked
+   the event loop that drives the connections):
    * accepted → ``sent`` (recipients the server refused while accepting others
      are recorded in ``refused``, and the coordinators get one alert);
    * temporary failure (connection refused, timeout, 4xx) → back to ``pending``
@@ -23,8 +27,10 @@ One pass (:func:`deliver_due`):
    rows claimed but not tried go back untouched.
 
 Delivery is at-least-once. The only messages that can be sent twice are those the
-server had accepted when the sender died before writing ``sent``: at most one per
-connection (``[smtp] connections``), and they carry the same Message-ID.
+server had accepted when the sender died before their ``sent`` was committed: those
+accepted since the last batch was written (fewer than :data:`RECORD_EVERY`) plus at
+most one in flight per connection (``[smtp] connections``); they carry the same
+Message-ID.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import random
 import secrets
 import ssl
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +61,9 @@ from notifications.render import Renderer, RenderError
 from storage.db import Database
 
 log = logging.getLogger("theodoi.sender")
+
+RECORD_EVERY = 16  # outcomes written per transaction, at most (bounds the duplicates)
+RECORD_AFTER_S = 0.1  # an outcome waits at most this long (monotonic) to be written
 
 
 @dataclass
@@ -165,6 +175,12 @@ class _Connections:
             self.clients[slot] = None
 
 
+@dataclass(frozen=True)
+class _Claim:
+    token: str
+    started: float  # monotonic
+
+
 class _Pass:
     """One delivery pass; see the module docstring."""
 
@@ -181,6 +197,11 @@ class _Pass:
         self.lease_s = config.worker.lease_s
         self.batch = max(config.smtp.connections * 8, 8)
         self.circuit_open = False
+        self.limit: int | None = None
+        self.queue: deque[tuple[dict[str, Any], _Claim]] = deque()
+        self.exhausted = False
+        self.marks: list[store.Mark] = []
+        self.oldest_mark = 0.0
 
     async def run(self, limit: int | None) -> DeliveryReport:
         window = self.policy.window
@@ -192,45 +213,90 @@ class _Pass:
         secret = links.secret_key(self.db, self.config, self.now)
         renderer = Renderer(self.config.notifications.template_dir or None)
         self.builder = MessageBuilder(self.config, self.calendar, renderer, secret)
+        self.limit = limit
         pool = _Connections(self.config)
+        tasks = [
+            asyncio.ensure_future(self._worker(slot, pool)) for slot in range(len(pool.clients))
+        ]
+        work = asyncio.gather(*tasks)
+        ticker = asyncio.ensure_future(self._tick())
         try:
-            while not self.circuit_open:
-                room = self.batch if limit is None else min(self.batch, limit - self.report.claimed)
-                if room <= 0:
-                    break
-                token = f"{self.worker_id}/{secrets.token_hex(4)}"
-                lease_until = self.now + timedelta(seconds=self.lease_s)
-                rows = store.claim(self.db, self.now, token, lease_until, room)
-                if not rows:
-                    break
-                self.report.claimed += len(rows)
-                await self._batch(rows, token, pool)
+            done, _ = await asyncio.wait({work, ticker}, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                future.result()  # a worker's or a timed write's failure fails the pass
         finally:
+            for task in (*tasks, ticker):
+                task.cancel()
+            await asyncio.gather(work, ticker, return_exceptions=True)
+            self._release(list(self.queue))
+            self.queue.clear()
+            self._write()
             await pool.close()
         self.report.circuit_open = self.circuit_open
         return self.report
 
-    async def _batch(self, rows: list[dict[str, Any]], token: str, pool: _Connections) -> None:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        for row in rows:
-            queue.put_nowait(row)
-        started = time.monotonic()
-        untried: list[int] = []
+    async def _worker(self, slot: int, pool: _Connections) -> None:
+        while not self.circuit_open:
+            item = self._next()
+            if item is None:
+                return
+            row, claim = item
+            # Stop before the lease can run out under us (another sender would take
+            # the row and both would send it).
+            if time.monotonic() - claim.started > self.lease_s / 2:
+                self._release([item])
+                continue
+            await self._one(row, claim.token, pool, slot)
 
-        async def worker(slot: int) -> None:
-            while not queue.empty():
-                row = queue.get_nowait()
-                # Stop before the lease can run out under us (another sender would
-                # take the row and both would send it).
-                if self.circuit_open or time.monotonic() - started > self.lease_s / 2:
-                    untried.append(row["id"])
-                    continue
-                await self._one(row, token, pool, slot)
+    def _next(self) -> tuple[dict[str, Any], _Claim] | None:
+        """The next row to send; claims the next batch when few rows wait."""
+        if len(self.queue) < self.config.smtp.connections and not self.exhausted:
+            room = (
+                self.batch
+                if self.limit is None
+                else min(self.batch, self.limit - self.report.claimed)
+            )
+            if room > 0:
+                self._write()  # alerts written now can be claimed below
+                token = f"{self.worker_id}/{secrets.token_hex(4)}"
+                lease_until = self.now + timedelta(seconds=self.lease_s)
+                claim = _Claim(token, time.monotonic())
+                rows = store.claim(self.db, self.now, token, lease_until, room)
+                self.report.claimed += len(rows)
+                self.queue.extend((row, claim) for row in rows)
+                self.exhausted = not rows
+            else:
+                self.exhausted = True
+        return self.queue.popleft() if self.queue else None
 
-        await asyncio.gather(*(worker(slot) for slot in range(len(pool.clients))))
-        if untried:
-            store.release(self.db, untried, token)
-            self.report.released += len(untried)
+    def _release(self, items: list[tuple[dict[str, Any], _Claim]]) -> None:
+        """Claimed rows not tried go back as they were (with the next write)."""
+        by_claim: dict[str, list[int]] = {}
+        for row, claim in items:
+            by_claim.setdefault(claim.token, []).append(row["id"])
+        for token, ids in by_claim.items():
+            self._mark(store.Released(ids, token))
+            self.report.released += len(ids)
+
+    def _mark(self, mark: store.Mark) -> None:
+        if isinstance(mark, store.Alert) or (isinstance(mark, store.Stopped) and mark.alert):
+            self.exhausted = False  # the alert goes out in this pass, as its cause did
+        if not self.marks:
+            self.oldest_mark = time.monotonic()
+        self.marks.append(mark)
+        if len(self.marks) >= RECORD_EVERY:
+            self._write()
+
+    def _write(self) -> None:
+        """One transaction for the outcomes waiting (synchronous: nothing interleaves)."""
+        marks, self.marks = self.marks, []
+        store.record(self.db, self.now, marks)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(RECORD_AFTER_S / 2)
+            if self.marks and time.monotonic() - self.oldest_mark >= RECORD_AFTER_S:
+                self._write()
 
     async def _one(self, row: dict[str, Any], token: str, pool: _Connections, slot: int) -> None:
         try:
@@ -251,7 +317,7 @@ class _Pass:
             return
         self.report.latencies.append(time.monotonic() - started)  # the worker's metrics
         refusals = {addr: f"{r.code} {r.message}" for addr, r in (refused or {}).items()}
-        store.mark_sent(self.db, row, self.now, refusals)
+        self._mark(store.Sent(row, refusals))
         self.report.sent += 1
         to = ", ".join(row["to_addrs"])
         self.report.lines.append(f"sent {row['kind']} to {to}: {built.subject}")
@@ -319,7 +385,7 @@ class _Pass:
             attempts, self.config.smtp.retry_base_s, self.config.smtp.retry_max_s, self.rng
         )
         next_at = self.policy.send_at(self.now + timedelta(seconds=delay))
-        store.mark_retry(self.db, row, token, next_at, outcome.error)
+        self._mark(store.Retry(row, token, next_at, outcome.error))
         self.report.retried += 1
         self.report.lines.append(f"retry {row['kind']} (attempt {attempts}): {outcome.error}")
 
@@ -337,7 +403,7 @@ class _Pass:
                 outbox_id=row["id"],
             )
             self.report.alerts += 1
-        store.mark_stopped(self.db, row, token, status, error, self.now, alert)
+        self._mark(store.Stopped(row, token, status, error, alert))
         if status == "failed":
             self.report.failed += 1
         else:
@@ -358,7 +424,7 @@ class _Pass:
             self.policy,
             outbox_id=row["id"],
         )
-        store.insert_rows(self.db, [alert])
+        self._mark(store.Alert(alert))
         self.report.alerts += 1
 
 

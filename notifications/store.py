@@ -1,18 +1,32 @@
-"""The outbox's own queries: claim, mark, number letters, approve, list.
+"""The outbox's own queries: claim, record outcomes, number letters, approve, list.
 
 Each function is one short transaction. Claims are compare-and-set updates (the
 row must still be due or its lease expired), so two senders never both claim one
 row; on PostgreSQL the candidates are also taken ``FOR UPDATE SKIP LOCKED`` so
-senders do not wait on each other.
+senders do not wait on each other. The sender records its outcomes (sent, retry,
+failed/parked, released, alerts) in batches: :func:`record` writes many in one
+transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -45,6 +59,44 @@ def _due(now: datetime) -> Any:
     )
 
 
+# SQLite's planner, without statistics, prefers ix_outbox_status (an equality) and then
+# sorts every pending row; INDEXED BY makes it walk the partial index (and fail loudly
+# rather than scan if the index ever goes).
+_DUE_SQLITE = text(
+    "SELECT id FROM outbox INDEXED BY ix_outbox_due"
+    " WHERE status = 'pending' AND next_attempt_at <= :now"
+    " ORDER BY next_attempt_at LIMIT :n"
+).bindparams(bindparam("now", type_=DateTime()), bindparam("n", type_=Integer()))
+
+
+def due_ids(dialect: str, now: datetime, limit: int) -> Any:
+    """Pending rows due at ``now``, oldest first: a walk of the partial index
+    ``ix_outbox_due`` (``next_attempt_at WHERE status = 'pending'``) that stops after
+    ``limit`` rows, however long the outbox. The status is a literal: neither SQLite
+    nor a generic PostgreSQL plan matches a partial index's predicate against a
+    bound parameter."""
+    if dialect == "sqlite":
+        return _DUE_SQLITE.bindparams(now=now, n=limit)
+    return (
+        select(OUTBOX.c.id)
+        .where(OUTBOX.c.status == literal_column("'pending'"), OUTBOX.c.next_attempt_at <= now)
+        .order_by(OUTBOX.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def expired_ids(dialect: str, now: datetime, limit: int) -> Any:
+    """Rows whose sender died holding them (``sending``, lease expired), through
+    ``ix_outbox_status``: only the few ``sending`` rows (those in flight) are read."""
+    stmt = (
+        select(OUTBOX.c.id)
+        .where(OUTBOX.c.status == literal_column("'sending'"), OUTBOX.c.claimed_until < now)
+        .limit(limit)
+    )
+    return stmt.with_for_update(skip_locked=True) if dialect == "postgresql" else stmt
+
+
 # -- the sender ---------------------------------------------------------------------------
 
 
@@ -53,15 +105,10 @@ def claim(
 ) -> list[dict[str, Any]]:
     """Mark up to ``limit`` due rows (or rows whose lease expired) ``sending`` for ``token``."""
     with db.session() as session:
-        candidates = (
-            select(OUTBOX.c.id)
-            .where(_due(now))
-            .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = list(session.execute(candidates).scalars())
+        dialect = session.get_bind().dialect.name
+        ids = list(session.execute(expired_ids(dialect, now, limit)).scalars())
+        if len(ids) < limit:
+            ids += session.execute(due_ids(dialect, now, limit - len(ids))).scalars()
         if not ids:
             return []
         session.execute(
@@ -93,91 +140,159 @@ def defer_closed_window(db: Database, now: datetime, opening: datetime) -> int:
         return result.rowcount or 0
 
 
-def mark_sent(
-    db: Database, row: Mapping[str, Any], now: datetime, refused: Mapping[str, str]
-) -> None:
-    """Sent is the truth whoever holds the lease; the history gets a ``notice_sent``."""
-    with db.session() as session:
-        session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == row["id"], OUTBOX.c.status != "sent")
-            .values(
-                status="sent",
-                sent_at=now,
-                refused=dict(refused),
-                last_error=None,
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
-        _history(
-            session,
-            row,
-            "notice_sent",
-            now,
-            None,
-            {
-                "to": list(row["to_addrs"]),
-                "cc": list(row["cc_addrs"]),
-                "refused": dict(refused),
-                "letter_number": row.get("letter_number"),
-            },
-        )
+@dataclass(frozen=True)
+class Sent:
+    """The server accepted the message (``refused``: recipients it refused meanwhile)."""
+
+    row: Mapping[str, Any]
+    refused: Mapping[str, str]
 
 
-def mark_retry(
-    db: Database, row: Mapping[str, Any], token: str, next_at: datetime, error: str
-) -> None:
-    with db.session() as session:
-        session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == row["id"], OUTBOX.c.claimed_by == token)
-            .values(
-                status="pending",
-                next_attempt_at=next_at,
-                last_error=error[:2000],
-                claimed_by=None,
-                claimed_until=None,
-            )
-        )
+@dataclass(frozen=True)
+class Retry:
+    """A temporary failure: back to ``pending`` at ``next_at``."""
+
+    row: Mapping[str, Any]
+    token: str
+    next_at: datetime
+    error: str
 
 
-def release(db: Database, ids: Sequence[int], token: str) -> None:
-    """Rows claimed but not tried (circuit open, lease running out) go back as they were."""
-    if not ids:
+@dataclass(frozen=True)
+class Stopped:
+    """``failed`` (permanent refusal, attempts spent) or ``parked`` (cannot render),
+    with its alert row."""
+
+    row: Mapping[str, Any]
+    token: str
+    status: str
+    error: str
+    alert: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Released:
+    """Claimed but not tried (circuit open, lease running out): back as it was."""
+
+    ids: Sequence[int]
+    token: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert row for the coordinators (e.g. recipients refused)."""
+
+    row: dict[str, Any]
+
+
+Mark = Sent | Retry | Stopped | Released | Alert
+
+_RETRY = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("r_id"), OUTBOX.c.claimed_by == bindparam("r_token"))
+    .values(
+        status="pending",
+        next_attempt_at=bindparam("r_next"),
+        last_error=bindparam("r_error"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
+def record(db: Database, now: datetime, marks: Sequence[Mark]) -> None:
+    """Write the sender's outcomes, in one transaction.
+
+    ``sent`` is the truth whoever holds the lease (and gets a ``notice_sent`` history
+    event); the other outcomes apply only while ``claimed_by`` is still the claim's.
+    """
+    if not marks:
         return
+    plain: list[int] = []
+    refused: list[Sent] = []
+    retries: list[dict[str, Any]] = []
+    alerts: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     with db.session() as session:
-        session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id.in_(list(ids)), OUTBOX.c.claimed_by == token)
-            .values(
-                status="pending",
-                attempts=OUTBOX.c.attempts - 1,
-                claimed_by=None,
-                claimed_until=None,
+        for mark in marks:
+            if isinstance(mark, Sent):
+                if mark.refused:
+                    refused.append(mark)
+                else:
+                    plain.append(mark.row["id"])
+                events.append(
+                    _event(
+                        mark.row,
+                        "notice_sent",
+                        now,
+                        None,
+                        {
+                            "to": list(mark.row["to_addrs"]),
+                            "cc": list(mark.row["cc_addrs"]),
+                            "refused": dict(mark.refused),
+                            "letter_number": mark.row.get("letter_number"),
+                        },
+                    )
+                )
+            elif isinstance(mark, Retry):
+                retries.append(
+                    {
+                        "r_id": mark.row["id"],
+                        "r_token": mark.token,
+                        "r_next": mark.next_at,
+                        "r_error": mark.error[:2000],
+                    }
+                )
+            elif isinstance(mark, Stopped):
+                session.execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.id == mark.row["id"], OUTBOX.c.claimed_by == mark.token)
+                    .values(
+                        status=mark.status,
+                        last_error=mark.error[:2000],
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+                if mark.alert is not None:
+                    alerts.append(mark.alert)
+                events.append(_event(mark.row, f"notice_{mark.status}", now, mark.error[:500], {}))
+            elif isinstance(mark, Released):
+                session.execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.id.in_(list(mark.ids)), OUTBOX.c.claimed_by == mark.token)
+                    .values(
+                        status="pending",
+                        attempts=OUTBOX.c.attempts - 1,
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+            else:
+                alerts.append(mark.row)
+        sent = {
+            "status": "sent",
+            "sent_at": now,
+            "last_error": None,
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if plain:
+            session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_(plain), OUTBOX.c.status != "sent")
+                .values(refused={}, **sent)
             )
-        )
-
-
-def mark_stopped(
-    db: Database,
-    row: Mapping[str, Any],
-    token: str,
-    status: str,
-    error: str,
-    now: datetime,
-    alert: dict[str, Any] | None,
-) -> None:
-    """``failed`` (permanent refusal) or ``parked`` (cannot render): with its alert row."""
-    with db.session() as session:
-        session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == row["id"], OUTBOX.c.claimed_by == token)
-            .values(status=status, last_error=error[:2000], claimed_by=None, claimed_until=None)
-        )
-        if alert is not None:
-            queries.insert_outbox(session, [alert])
-        _history(session, row, f"notice_{status}", now, error[:500], {})
+        for mark in refused:
+            session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == mark.row["id"], OUTBOX.c.status != "sent")
+                .values(refused=dict(mark.refused), **sent)
+            )
+        if retries:
+            session.connection().execute(_RETRY, retries)
+        queries.insert_outbox(session, alerts)
+        queries.insert_events(session, [e for e in events if e is not None])
 
 
 def insert_rows(db: Database, rows: Sequence[dict[str, Any]]) -> None:
@@ -375,28 +490,36 @@ def _history(
     data: dict[str, Any],
     actor: str = ACTOR,
 ) -> None:
+    item = _event(row, event, now, reason, data, actor)
+    if item is not None:
+        queries.insert_events(session, [item])
+
+
+def _event(
+    row: Mapping[str, Any],
+    event: str,
+    now: datetime,
+    reason: str | None,
+    data: dict[str, Any],
+    actor: str = ACTOR,
+) -> dict[str, Any] | None:
+    """The history event about an outbox row (none for a row without a case)."""
     if row.get("case_id") is None:
-        return
-    payload = {
-        "notice": row["kind"],
-        "level": row.get("level") or 0,
-        "outbox_id": row["id"],
-        "message_id": row.get("message_id"),
-        **data,
+        return None
+    return {
+        "case_id": row["case_id"],
+        "event": event,
+        "from_state": None,
+        "to_state": None,
+        "actor": actor,
+        "at": now,
+        "recorded_at": now,
+        "reason": reason,
+        "data": {
+            "notice": row["kind"],
+            "level": row.get("level") or 0,
+            "outbox_id": row["id"],
+            "message_id": row.get("message_id"),
+            **data,
+        },
     }
-    queries.insert_events(
-        session,
-        [
-            {
-                "case_id": row["case_id"],
-                "event": event,
-                "from_state": None,
-                "to_state": None,
-                "actor": actor,
-                "at": now,
-                "recorded_at": now,
-                "reason": reason,
-                "data": payload,
-            }
-        ],
-    )
