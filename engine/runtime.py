@@ -142,8 +142,10 @@ class Engine:
     def reload_calendar(self, session: Session) -> None:
         """Add the closures and make-up days admins stored in the database."""
         closures, working = queries.calendar_overlay(session)
-        self.calendar = self.config.business_calendar().with_overlay(closures, working)
-        self.__dict__.pop("_rules", None)
+        calendar = self.config.business_calendar().with_overlay(closures, working)
+        if calendar != self.calendar:
+            self.calendar = calendar
+            self.__dict__.pop("_rules", None)
 
     @cached_property
     def _rules(self) -> dict[str, Rules]:
@@ -305,6 +307,9 @@ class Engine:
         """Fire every timer due at ``now``, batch by batch, each batch one transaction."""
         now = now or self.clock.now()
         report = SweepReport()
+        # An admin's closure or make-up day reaches every worker at its next sweep.
+        with self.db.session(write=False) as session:
+            self.reload_calendar(session)
         batches = 0
         while max_batches is None or batches < max_batches:
             if self.stopping.is_set():  # shutting down: the batch in hand was the last

@@ -255,3 +255,16 @@ def test_correction_into_the_past_catches_the_case_up(app: App, clock: ManualClo
                                  actor="import")
     with app.db.session(write=False) as session:
         assert len(queries.case_events(session, case_id)) == len(events)
+
+
+def test_a_closure_added_as_data_reaches_the_next_sweep(app: App, clock: ManualClock) -> None:
+    from storage.models import CalendarDay
+
+    case_id = add_trip(app)
+    with app.db.session() as session:  # an admin closes the office on 21/9/2021
+        session.add(CalendarDay(day=date(2021, 9, 21), kind="closure", source="QĐ của UBND tỉnh",
+                                created_at=clock.now()))
+    clock.set(RETURN)
+    app.engine.sweep()
+    with app.db.session(write=False) as session:
+        assert queries.get_case(session, case_id).deadline == date(2021, 9, 22)
