@@ -125,8 +125,9 @@ class Run:
         self.kills += 1
 
     def stop_all(self) -> dict[str, int]:
-        for proc in self.procs.values():
+        for worker_id, proc in self.procs.items():
             if proc.poll() is None:
+                self._wait_started(worker_id, proc)
                 proc.send_signal(signal.SIGTERM)
         codes = {}
         for worker_id, proc in self.procs.items():
@@ -136,6 +137,15 @@ class Run:
                 proc.kill()
                 codes[worker_id] = -999
         return codes
+
+    def _wait_started(self, worker_id: str, proc: subprocess.Popen) -> None:
+        """A worker restarted a moment ago may not handle SIGTERM yet (it would die
+        of it, status -15): wait for its "started" line, which follows the handlers."""
+        limit = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < limit:
+            if " started (pid " in self.logs[worker_id][-1].read_text(errors="replace"):
+                return
+            time.sleep(0.05)
 
     def log_tail(self, lines: int = 25) -> str:
         """The last lines of each worker's latest log, routine step lines left out."""
