@@ -304,6 +304,10 @@ class _Pass:
         except RenderError as exc:
             self._stop(row, token, "parked", str(exc), "render")
             return
+        except Exception as exc:  # noqa: BLE001 — a poison row (e.g. an address the
+            # email package cannot fold) is parked with its error; the others go on
+            self._stop(row, token, "parked", f"{type(exc).__name__}: {exc}", "render")
+            return
         try:
             client = await pool.get(slot)
             data = built.as_bytes()

@@ -244,6 +244,18 @@ def test_render_error_parks_the_row_and_the_rest_go(
     assert "no_such_kind" in smtp_server.by_kind("alert")[0].text()
 
 
+def test_an_address_the_email_package_refuses_parks_only_its_row(
+    app: App,
+    smtp_server: SmtpServer,
+) -> None:
+    enqueue(app, 1, to=["a..b@example.vn"])  # passes a loose check, not the email package
+    enqueue(app, 2)
+    report = deliver(app)
+    assert report.parked == 1 and len(smtp_server.by_kind("reminder")) == 2
+    parked = next(r for r in rows(app) if r.to_addrs == ["a..b@example.vn"])
+    assert parked.status == "parked" and parked.last_error
+
+
 def test_classify() -> None:
     import aiosmtplib
 
