@@ -5,7 +5,6 @@ Passwords never appear on the command line: on a terminal they are prompted for
 from standard input.
 """
 
-
 import sys
 from typing import Annotated
 
@@ -53,15 +52,23 @@ def register(app: typer.Typer) -> None:
         password = read_password(password_stdin, required=False)
         with open_app(config) as application, application.db.session() as session:
             configure_passwords(application.config.web)
-            user = users.add_user(session, email, role, now=application.clock.now(),
-                                  unit_code=unit, password=password, language=language)
+            user = users.add_user(
+                session,
+                email,
+                role,
+                now=application.clock.now(),
+                unit_code=unit,
+                password=password,
+                language=language,
+            )
             note = "" if user.password_hash else " (no password: API token only)"
             typer.echo(f"user {user.email}: {user.role}{note}")
 
     @user_app.command("password")
     @cli_errors
-    def user_password(email: str, password_stdin: StdinOpt = False,
-                      config: ConfigOpt = None) -> None:
+    def user_password(
+        email: str, password_stdin: StdinOpt = False, config: ConfigOpt = None
+    ) -> None:
         """Set a user's password."""
         from web import users
 
@@ -110,9 +117,14 @@ def register(app: typer.Typer) -> None:
                     continue
                 email = f"{role}@demo.theodoi"
                 password = secrets.token_urlsafe(9)
-                users.add_user(session, email, role, now=application.clock.now(),
-                               unit_code=units[0].code if role == "unit" else None,
-                               password=password)
+                users.add_user(
+                    session,
+                    email,
+                    role,
+                    now=application.clock.now(),
+                    unit_code=units[0].code if role == "unit" else None,
+                    password=password,
+                )
                 unit = f" ({units[0].code})" if role == "unit" else ""
                 typer.echo(f"{role:<12} {email:<28} {password}{unit}")
 
@@ -130,5 +142,9 @@ def register(app: typer.Typer) -> None:
 
         with open_app(config) as application:
             cfg = application.config.web
-            uvicorn.run(create_app(application), host=host or cfg.host, port=port or cfg.port,
-                        log_level="info")
+            uvicorn.run(
+                create_app(application),
+                host=host or cfg.host,
+                port=port or cfg.port,
+                log_level="info",
+            )

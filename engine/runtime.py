@@ -409,7 +409,9 @@ class Engine:
             if at > now + timedelta(minutes=1):
                 raise InvalidInput("at", f"{event} at {self._fmt(at)} is in the future")
             if at < last:
-                raise InvalidInput("at", f"{event} at {self._fmt(at)} is before the step it follows")
+                raise InvalidInput(
+                    "at", f"{event} at {self._fmt(at)} is before the step it follows"
+                )
             last = at
         values = {**spec.fields, "workflow": spec.workflow, "state": wf.initial, "version": 1}
         case = _Draft(**queries.new_case_values({**values, "created_at": now, "updated_at": now}))
