@@ -288,6 +288,16 @@ class Engine:
         )
         case.version += 1
         case.updated_at = now
+        if wf.reopen and wf.transition(wf.reopen, case.state):
+            reopened: list[_DueTimer] = []
+            try:  # the late case's corrected deadline is ahead again: back to due
+                self._transition(case, wf.reopen, Step(now, actor, reason), work, reopened)
+            except TransitionNotAllowed:
+                pass
+            else:  # the transition re-armed the new state's timers
+                self._catch_up(case, work, reopened)
+                self._write(session, [work], now, notify=notify)
+                return case
         # Re-arm the current state's timers with the new data: timers the correction
         # put in the past fire now, at their own instants (a deadline moved back can
         # make the case overdue); a timer that already fired does not fire again.

@@ -34,6 +34,7 @@ EVENT_PARAMS = {
     "deadline_passed": {},
     "escalate": {},
     "open_report": {},
+    "reopen": {},
 }
 
 
@@ -95,6 +96,11 @@ def test_transition_matrix(app: App, clock: ManualClock, state: str, event: str)
         message = str(err.value)
         assert f"case {case_id}" in message and state in message and event in message
         assert _snapshot(app, case_id) == before  # nothing written
+        return
+    if event == "reopen":  # allowed from overdue/escalated only while the deadline is ahead
+        with pytest.raises(TransitionNotAllowed, match="has passed"):
+            _fire(app, case_id, event)
+        assert _snapshot(app, case_id) == before
         return
     _fire(app, case_id, event, reason=reason, **params)
     with app.db.session(write=False) as session:
@@ -268,3 +274,20 @@ def test_a_closure_added_as_data_reaches_the_next_sweep(app: App, clock: ManualC
     app.engine.sweep()
     with app.db.session(write=False) as session:
         assert queries.get_case(session, case_id).deadline == date(2021, 9, 22)
+
+
+def test_correction_that_puts_the_deadline_ahead_reopens_a_late_case(
+    app: App, clock: ManualClock
+) -> None:
+    case_id = add_trip(app)
+    clock.set(datetime(2021, 9, 23, 3, 0))
+    app.engine.sweep()  # overdue since 22/9
+    with app.db.session() as session:
+        app.engine.update_fields(session, case_id, {"actual_return": date(2021, 9, 20)},
+                                 actor="import", reason="ngày về đúng là 20/9")
+    with app.db.session(write=False) as session:
+        case = queries.get_case(session, case_id)
+        events = [e.event for e in queries.case_events(session, case_id)]
+        timers = [t.kind for t in queries.pending_timers(session, case_id)]
+    assert case.state == "report_due" and case.deadline == date(2021, 10, 5)
+    assert events[-2:] == ["update", "reopen"] and "deadline" in timers

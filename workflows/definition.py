@@ -102,6 +102,8 @@ class Workflow:
     auto: Mapping[str, str] = field(default_factory=dict)  # entering state → fire event
     on_create: Action | None = None
     on_update: Action | None = None  # after a correction of the case's data (re-import)
+    # the event a correction fires when it leaves a late case's deadline ahead again
+    reopen: str | None = None
     create_notices: tuple[Notice, ...] = ()
     recurring: Any = None  # a schedule that opens child obligations (see workflows.recurring)
 

@@ -66,6 +66,12 @@ def _can_file(case: Any, step: Any, rules: Any) -> str | None:
     return None
 
 
+def _can_reopen(case: Any, step: Any, rules: Any) -> str | None:
+    if case.deadline is None or rules.end_of_day(case.deadline) <= step.at:
+        return f"the deadline {case.deadline} has passed"
+    return None
+
+
 def _can_extend(case: Any, step: Any, rules: Any) -> str | None:
     until = step.params.get("until")
     if until is None:
@@ -108,6 +114,10 @@ def _reject(case: Any, step: Any, rules: Any) -> None:
 def _extend(case: Any, step: Any, rules: Any) -> None:
     until = step.params["until"]
     case.deadline = until if isinstance(until, date) else date.fromisoformat(str(until))
+    case.escalation_level = 0
+
+
+def _reopen(case: Any, step: Any, rules: Any) -> None:
     case.escalation_level = 0
 
 
@@ -203,9 +213,14 @@ WORKFLOW = Workflow(
             needs=("reason", "until"),
         ),
         Transition("cancel", ("approved",), "cancelled", needs=("reason",)),
+        Transition(
+            "reopen", ("overdue", "escalated"), "report_due", _can_reopen, _reopen,
+            doc="a corrected date puts the deadline ahead again",
+        ),
     ),
     auto={"returned": "open_report"},
     on_update=_on_update,
+    reopen="reopen",
     timers=(
         TimerRule("approved", "depart", _departure_at, event="depart"),
         TimerRule("travelling", "return", _return_at, event="return"),

@@ -39,7 +39,7 @@ router = APIRouter(include_in_schema=False)
 # Events the engine fires by itself (timers, automatic steps): never offered as buttons.
 SYSTEM_EVENTS = frozenset({
     "open_report", "deadline_passed", "escalate", "open_final_report", "expiring", "expire",
-    "obligation_filed", "obligation_reopened", "obligation_closed",
+    "obligation_filed", "obligation_reopened", "obligation_closed", "reopen",
 })
 def _optional_day(value: str | None) -> date | None:
     try:
