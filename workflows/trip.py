@@ -214,7 +214,11 @@ WORKFLOW = Workflow(
         ),
         Transition("cancel", ("approved",), "cancelled", needs=("reason",)),
         Transition(
-            "reopen", ("overdue", "escalated"), "report_due", _can_reopen, _reopen,
+            "reopen",
+            ("overdue", "escalated"),
+            "report_due",
+            _can_reopen,
+            _reopen,
             doc="a corrected date puts the deadline ahead again",
         ),
     ),
