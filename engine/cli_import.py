@@ -20,27 +20,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine import cli as _default_cli
+from engine import cli as core
 from engine import export, reports
+from engine.cli import ConfigOpt
 from engine.clock import local_date
 from engine.errors import InvalidInput, TheodoiError
 
 report_app = typer.Typer(help="Reports (compliance figures).", no_args_is_help=True)
 export_app = typer.Typer(help="Export data to CSV or Excel.", no_args_is_help=True)
 
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config", "-c", help="Configuration file (or THEODOI_CONFIG).", show_default=False
-    ),
-]
 
 
 def _console(stderr: bool = False) -> Console:
@@ -49,19 +43,7 @@ def _console(stderr: bool = False) -> Console:
     return Console(file=stream, width=None if stream.isatty() else 200)
 
 
-_HOST: list[ModuleType] = []
-
-
-def _cli() -> ModuleType:
-    """The CLI module holding the app. Run as ``python -m engine.cli`` that is
-    ``__main__``, a second copy of engine.cli: its ``--now`` is the one the user set."""
-    return _HOST[0] if _HOST else _default_cli
-
-
 def register(app: typer.Typer) -> None:
-    callback = app.registered_callback.callback if app.registered_callback else None
-    module = sys.modules.get(callback.__module__) if callback else None
-    _HOST[:] = [module if module is not None and hasattr(module, "open_app") else _default_cli]
     app.command("import")(import_command)
     app.add_typer(report_app, name="report")
     app.add_typer(export_app, name="export")
@@ -87,7 +69,7 @@ def import_command(
 
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
     try:
-        with _cli().open_app(config, upgrade=True) as application, _progress_bar() as bar:
+        with core.open_app(config, upgrade=True) as application, _progress_bar() as bar:
             options = ImportOptions(
                 dry_run=dry_run, notify=notify, actor=f"import:{user}", progress=bar
             )
@@ -198,22 +180,22 @@ def compliance_command(
 ) -> None:
     """Post-trip report compliance for a period, recomputed from the case history."""
 
-    @_cli().cli_errors
+    @core.cli_errors
     def run() -> None:
-        _cli().choice(fmt, ("table", "json", "csv", "xlsx"), "format")
-        _cli().choice(by, reports.BASES, "by")
+        core.choice(fmt, ("table", "json", "csv", "xlsx"), "format")
+        core.choice(by, reports.BASES, "by")
         if fmt == "xlsx" and output is None:
             raise InvalidInput("output", "an .xlsx report needs --output FILE")
         try:
             period = reports.Period(
-                _cli().parse_date(start, "from"), _cli().parse_date(end, "to"), by
+                core.parse_date(start, "from"), core.parse_date(end, "to"), by
             )
         except ValueError as exc:
             raise InvalidInput("to", str(exc)) from None
-        with _cli().open_app(config) as application, application.db.session(write=False) as s:
+        with core.open_app(config) as application, application.db.session(write=False) as s:
             tz = application.config.organisation.tz
             day = (
-                _cli().parse_date(as_of, "as-of")
+                core.parse_date(as_of, "as-of")
                 if as_of
                 else local_date(application.clock.now(), tz)
             )
@@ -347,13 +329,13 @@ def export_cases(
 ) -> None:
     """Export the case list (same filters as ``theodoi cases``)."""
 
-    @_cli().cli_errors
+    @core.cli_errors
     def run() -> None:
-        _cli().choice(fmt, ("csv", "xlsx"), "format")
+        core.choice(fmt, ("csv", "xlsx"), "format")
         if fmt == "xlsx" and output is None:
             raise InvalidInput("output", "an .xlsx export needs --output FILE")
-        with _cli().open_app(config) as application, application.db.session(write=False) as s:
-            rows = _cli().case_rows(s, state=state, workflow=workflow, unit=unit)
+        with core.open_app(config) as application, application.db.session(write=False) as s:
+            rows = core.case_rows(s, state=state, workflow=workflow, unit=unit)
             today = local_date(application.clock.now(), application.config.organisation.tz)
         if fmt == "xlsx":
             title = f"DANH SÁCH HỒ SƠ (đến {export.long_vi(today)})"

@@ -11,14 +11,14 @@ theodoi workflow show NAME [--format text|mermaid|dot]
 
 from __future__ import annotations
 
-import sys
 from datetime import date
-from types import ModuleType
 from typing import Annotated, Any
 
 import typer
 
+from engine import cli as core
 from engine import diagram
+from engine.cli import ConfigOpt, FormatOpt
 from engine.errors import InvalidInput
 
 ngo_app = typer.Typer(help="Foreign-NGO aid projects (dự án viện trợ PCPNN).", no_args_is_help=True)
@@ -29,33 +29,12 @@ workflow_app = typer.Typer(
     help="Case types: their states, transitions and timers.", no_args_is_help=True
 )
 
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config", "-c", help="Configuration file (or THEODOI_CONFIG).", show_default=False
-    ),
-]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
-
-
-_CLI: dict[str, Any] = {}
 
 
 def register(app: typer.Typer) -> None:
-    # The cli module that registers us: under ``python -m engine.cli`` it is __main__,
-    # not a second import of engine.cli (whose --now would be unset).
-    callback = app.registered_callback.callback if app.registered_callback else None
-    _CLI["module"] = sys.modules.get(getattr(callback, "__module__", ""), None)
     app.add_typer(ngo_app, name="ngo")
     app.add_typer(agreement_app, name="agreement")
     app.add_typer(workflow_app, name="workflow")
-
-
-def _cli() -> ModuleType:
-    module = _CLI.get("module")
-    if module is None or not hasattr(module, "open_app"):
-        from engine import cli as module
-    return module
 
 
 def _email(value: str | None, field: str) -> str | None:
@@ -102,7 +81,7 @@ def ngo_add(
     config: ConfigOpt = None,
 ) -> None:
     """Record an approved aid project; its reports open on their own. Prints the case id."""
-    cli = _cli()
+    cli = core
     from engine.cases_ngo import create_project
 
     @cli.cli_errors
@@ -151,7 +130,7 @@ def ngo_obligations(
 
 
 def _obligations(workflow: str, parent: int | None, fmt: str, config: str | None) -> None:
-    cli = _cli()
+    cli = core
     from storage import queries
 
     @cli.cli_errors
@@ -209,7 +188,7 @@ def agreement_add(
     config: ConfigOpt = None,
 ) -> None:
     """Record an international agreement; its reviews and expiry follow. Prints the case id."""
-    cli = _cli()
+    cli = core
     from engine.calendar import Duration
     from engine.cases_ngo import create_agreement
 
