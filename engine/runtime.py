@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -372,7 +372,7 @@ class Engine:
                     if is_transient(exc):
                         raise  # the connection, not the case: back off, park nothing
                     log.error("case %s: step not written: %s", work.case.id, exc)
-                    ids = [i for i in work.fired + work.stale]
+                    ids = work.fired + work.stale
                     queries.set_timer_status(session, ids, "parked", now, str(exc)[:500])
                     report.parked += len(ids)
                     continue
@@ -380,9 +380,7 @@ class Engine:
         else:
             try:
                 self._write(session, works, now, notify=True)
-            except ConcurrentUpdate:
-                raise
-            except TheodoiError:
+            except TheodoiError:  # ConcurrentUpdate included: the caller redoes it carefully
                 raise
             except Exception as exc:
                 if is_transient(exc):
@@ -684,13 +682,9 @@ class Engine:
                 issuer=decision.issuer if decision else None,
             )
         router = Router(units, self.config.recipients)
-        rows = build_rows(requests, router, now, self._mail_domain, **self._row_options())
+        options = outbox.row_options(self.config, self.calendar)  # send window, approval
+        rows = build_rows(requests, router, now, self._mail_domain, **options)
         queries.insert_outbox(session, rows)
-
-    def _row_options(self) -> dict[str, Any]:
-        """Extra arguments build_rows understands (send window, approval, languages)."""
-        hook: Callable[..., dict[str, Any]] | None = getattr(outbox, "row_options", None)
-        return hook(self.config, self.calendar) if hook else {}
 
     def _event_row(
         self,
