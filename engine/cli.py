@@ -414,6 +414,7 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
         if case is None:
             raise InvalidInput("case", f"case {case_id} does not exist")
         cfg = application.config
+        events = queries.case_events(session, case_id)
         history = [
             {
                 "at": e.at.isoformat(),
@@ -424,7 +425,7 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
                 "reason": e.reason,
                 "data": e.data,
             }
-            for e in queries.case_events(session, case_id)
+            for e in events
         ]
         timers = [
             {"kind": t.kind, "level": t.level, "fire_at": t.fire_at.isoformat()}
@@ -443,7 +444,7 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
         for key in ("deadline", "actual_return", "report_filed_on", "escalation_level"):
             out.print(f"  {key}: {body[key]}")
         table = Table("at (local)", "event", "from", "to", "actor", "reason")
-        for e in queries.case_events(session, case_id):
+        for e in events:
             table.add_row(
                 local(e.at, cfg),
                 e.event,
