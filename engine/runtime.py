@@ -311,6 +311,35 @@ class Engine:
         self._write(session, [work], now, notify=notify)
         return case
 
+    def recalculate_deadlines(
+        self, session: Session, *, actor: str
+    ) -> list[tuple[Case, date | None, date]]:
+        """After a calendar change: every case whose deadline the calendar set (its
+        workflow's ``deadline_from`` for the event that brought it to its state) gets
+        it recomputed; a change goes through :meth:`update_fields` (history, timers).
+        Returns (case, old, new) for each deadline that moved."""
+        self.reload_calendar(session)
+        moved = []
+        for name in self.registry.names():
+            wf = self.registry[name].workflow
+            if wf.deadline_from is None:
+                continue
+            for case in queries.find_cases(session, workflow=name, with_deadline=True):
+                entry = queries.state_entry_event(session, case.id, case.state, wf.events)
+                if entry is None:
+                    continue
+                new = wf.deadline_from(case, entry.event, entry.at, self.rules(name))
+                if new is None or new == case.deadline:
+                    continue
+                old = case.deadline
+                updated = self.update_fields(
+                    session, case.id, {"deadline": new}, actor=actor,
+                    reason="calendar changed / lịch làm việc thay đổi",
+                    expected_version=case.version,
+                )
+                moved.append((updated, old, new))
+        return moved
+
     # -- the sweep ------------------------------------------------------------------------
 
     def sweep(self, now: datetime | None = None, *, max_batches: int | None = None) -> SweepReport:

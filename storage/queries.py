@@ -173,6 +173,7 @@ def find_cases(
     unit_id: int | None = None,
     parent_id: int | None = None,
     limit: int | None = None,
+    with_deadline: bool = False,
 ) -> list[Case]:
     stmt = select(CASE).order_by(CASE.c.id)
     if workflow:
@@ -183,6 +184,8 @@ def find_cases(
         stmt = stmt.where(CASE.c.unit_id == unit_id)
     if parent_id is not None:
         stmt = stmt.where(CASE.c.parent_id == parent_id)
+    if with_deadline:
+        stmt = stmt.where(CASE.c.deadline.is_not(None))
     if limit:
         stmt = stmt.limit(limit)
     return [case_from_row(r) for r in session.execute(stmt)]
@@ -201,6 +204,19 @@ def find_case_by_identity(
 def case_events(session: Session, case_id: int) -> list[Event]:
     stmt = select(Event).where(Event.case_id == case_id).order_by(Event.at, Event.id)
     return list(session.scalars(stmt))
+
+
+def state_entry_event(
+    session: Session, case_id: int, state: str, events: Sequence[str]
+) -> Event | None:
+    """The latest of ``events`` (transitions, not reminders or notes) that brought the
+    case into ``state``."""
+    stmt = (
+        select(Event)
+        .where(Event.case_id == case_id, Event.to_state == state, Event.event.in_(events))
+        .order_by(Event.at.desc(), Event.id.desc())
+    )
+    return session.scalars(stmt).first()
 
 
 def latest_instant(session: Session) -> datetime | None:

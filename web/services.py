@@ -246,55 +246,7 @@ def remove_calendar_day(session: Session, day: date) -> None:
 
 
 def recalculate_deadlines(app: Any, actor: str, session: Session) -> list[MovedDeadline]:
-    """After a calendar change: reload the engine's calendar and move every open report
-    deadline that the change touches (through Engine.update_fields, which records the
-    change in the case's history and re-arms its timers).
-
-    A deadline is recomputed from what set it last: the return (the workflow's
-    ``report_deadline``) or a rejection (``reject_new_deadline`` from that day). A
-    deadline a coordinator chose by hand (extend) stays. Only cases still waiting for
-    their report (report_due) move; an overdue case stays overdue.
-    """
-    app.engine.reload_calendar(session)
-    moved: list[MovedDeadline] = []
-    rows = session.exec(
-        select(Case).where(Case.state == "report_due", Case.deadline.is_not(None))
-    ).all()
-    for case in rows:
-        new = _recomputed_deadline(app, session, case)
-        if new is None or new == case.deadline:
-            continue
-        old = case.deadline
-        app.engine.update_fields(
-            session,
-            case.id,
-            {"deadline": new},
-            actor=actor,
-            reason="calendar changed / lịch làm việc thay đổi",
-            expected_version=case.version,
-        )
-        moved.append(MovedDeadline(case.id, case.name, old, new))
-    return moved
-
-
-def _recomputed_deadline(app: Any, session: Session, case: Case) -> date | None:
-    origin = session.exec(
-        select(Event)
-        .where(
-            Event.case_id == case.id,
-            Event.to_state == "report_due",
-            Event.event.in_(("open_report", "reject", "extend")),
-        )
-        .order_by(Event.id.desc())
-    ).first()
-    if origin is None or origin.event == "extend":
-        return None
-    rules = app.engine.rules(case.workflow)
-    if origin.event == "reject":
-        due = rules.settings.get("reject_new_deadline")
-        return rules.deadline(rules.local_date(origin.at), due) if due else None
-    module = __import__(f"workflows.{case.workflow}", fromlist=["report_deadline"])
-    compute = getattr(module, "report_deadline", None)
-    if compute is None or case.actual_return is None:
-        return None
-    return compute(case, rules)
+    """After a calendar change: the engine recomputes every deadline the calendar set
+    (a deadline chosen by hand, by extend, stays) and records each move."""
+    moved = app.engine.recalculate_deadlines(session, actor=actor)
+    return [MovedDeadline(case.id, case.name, old, new) for case, old, new in moved]

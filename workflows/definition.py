@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 Guard = Callable[[Any, Any, Any], str | None]  # (case, step, rules) -> refusal or None
@@ -104,6 +104,9 @@ class Workflow:
     on_update: Action | None = None  # after a correction of the case's data (re-import)
     # the event a correction fires when it leaves a late case's deadline ahead again
     reopen: str | None = None
+    # (case, event, at, rules) -> the deadline that event set, or None when it set none
+    # the calendar decides (recomputed when an admin changes the calendar)
+    deadline_from: Callable[[Any, str, datetime, Any], date | None] | None = None
     create_notices: tuple[Notice, ...] = ()
     recurring: Any = None  # a schedule that opens child obligations (see workflows.recurring)
 

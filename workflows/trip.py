@@ -16,7 +16,7 @@ of the day that lies its offset after the deadline.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from workflows.definition import Notice, TimerRule, Transition, Workflow
@@ -103,9 +103,17 @@ def _file(case: Any, step: Any, rules: Any) -> None:
     case.filed_late = bool(case.deadline and case.report_filed_on > case.deadline)
 
 
+def deadline_from(case: Any, event: str, at: datetime, rules: Any) -> date | None:
+    """The deadline ``event`` at ``at`` gave the case (None: one set by hand)."""
+    if event == "open_report" and case.actual_return:
+        return report_deadline(case, rules)
+    if event == "reject":
+        return rules.deadline(rules.local_date(at), rules.settings["reject_new_deadline"])
+    return None
+
+
 def _reject(case: Any, step: Any, rules: Any) -> None:
-    today = rules.local_date(step.at)
-    case.deadline = rules.deadline(today, rules.settings["reject_new_deadline"])
+    case.deadline = deadline_from(case, "reject", step.at, rules)
     case.report_filed_on = None
     case.filed_late = None
     case.escalation_level = 0
@@ -225,6 +233,7 @@ WORKFLOW = Workflow(
     auto={"returned": "open_report"},
     on_update=_on_update,
     reopen="reopen",
+    deadline_from=deadline_from,
     timers=(
         TimerRule("approved", "depart", _departure_at, event="depart"),
         TimerRule("travelling", "return", _return_at, event="return"),
