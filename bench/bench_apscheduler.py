@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, event, func, select, text
 
 from bench import dataset
 from bench.common import check, figure, open_app, say, scratch, sized, sqlite_url, timed
-from engine.clock import from_local
+from kernel.clock import from_local
 from storage import queries
 
 REMINDERS = 10_000
@@ -90,7 +90,7 @@ def apscheduler(path: Path, count: int, tuned: bool = True) -> tuple[float, floa
     scheduler.add_listener(failures.append, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     scheduler.start(paused=True)  # jobs go to the store now, and run on resume
     try:
-        from engine.clock import SystemClock
+        from kernel.clock import SystemClock
 
         due = SystemClock().now().replace(tzinfo=UTC)
         schedule = timed()

@@ -44,7 +44,7 @@ from bench.common import (
     timed,
 )
 from bench.smtp_sink import SinkProcess, running_sink
-from engine.clock import from_local
+from kernel.clock import from_local
 from storage import queries
 
 NOTICES = 5_000

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import TheodoiError
+from kernel.errors import TheodoiError
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -123,9 +123,9 @@ def say(text: str) -> None:
 def open_app(url: str, now: Any, worker_id: str = "bench", **env: str) -> Any:
     """The real application on ``url`` with a manual clock at ``now``; the settings are
     the shipped defaults (the caller's THEODOI_* environment is not read)."""
-    from engine.app import App
-    from engine.clock import ManualClock
-    from engine.config import load_config
+    from cli.wiring import open_app
+    from kernel.clock import ManualClock
+    from kernel.settings import load_config
 
     config = load_config(None, {"THEODOI_STORAGE__URL": url, **env})
-    return App.open(config, ManualClock(now), worker_id=worker_id)
+    return open_app(config, ManualClock(now), worker_id=worker_id)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.calendar import BusinessCalendar
-from engine.clock import end_of_day, from_local
+from kernel.calendar import BusinessCalendar
+from kernel.clock import end_of_day, from_local
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Friday 13 June 2025: no holiday near it. Deadlines of the due groups fall on it or

@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(results.read_text(encoding="utf-8")) if results.exists() and args.only else []
         merged = merge(old, figures, names)
         write_json(results, merged)
-        from engine.clock import SystemClock
+        from kernel.clock import SystemClock
 
         stamp = SystemClock().now().strftime("%Y-%m-%d %H:%M UTC")
         if args.only:

@@ -1,20 +1,18 @@
-"""Wiring: configuration, database, clock, workflows and the engine, built once."""
+"""The assembled services one command, request or job works with.
+
+Built by the edge (``cli.wiring.open_app``) from the configuration; the web and the
+engine's own helpers receive it and never build one.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 
-from engine.clock import Clock, SystemClock
-from engine.config import Config
 from engine.registry import Registry
 from engine.runtime import Engine
+from kernel.clock import Clock
+from kernel.settings import Config
 from storage.db import Database
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 @dataclass
@@ -26,32 +24,5 @@ class App:
     engine: Engine
     worker_id: str
 
-    @classmethod
-    def open(
-        cls,
-        config: Config,
-        clock: Clock | None = None,
-        *,
-        worker_id: str | None = None,
-        upgrade: bool = False,
-    ) -> App:
-        clock = clock or SystemClock()
-        worker_id = worker_id or config.worker.id or default_worker_id()
-        db = Database(config.storage.url)
-        if upgrade:
-            db.upgrade()
-        registry = Registry.load()
-        engine = Engine(db, config, registry, clock, worker_id)
-        if upgrade or has_schema(db):
-            with db.session(write=False) as session:
-                engine.reload_calendar(session)
-        return cls(config, db, clock, registry, engine, worker_id)
-
     def close(self) -> None:
         self.db.dispose()
-
-
-def has_schema(db: Database) -> bool:
-    from sqlalchemy import inspect
-
-    return inspect(db.engine).has_table("calendar_day")

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from engine.clock import from_local
-from engine.errors import InvalidInput
 from engine.runtime import Engine
+from kernel.clock import from_local
+from kernel.errors import InvalidInput
 from storage import queries
 from storage.models import Case
 from workflows.agreement import agreement_fields

@@ -14,7 +14,7 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from engine.errors import TransitionNotAllowed
+from kernel.errors import TransitionNotAllowed
 from workflows.definition import Transition, Workflow
 
 WORKFLOW_MODULES = (

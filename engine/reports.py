@@ -39,7 +39,7 @@ from sqlalchemy import case as sa_case
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from engine import clock
+from kernel import clock
 from notifications.countries import country_name
 from storage.models import Case, Decision, Event, Unit
 

@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine import clock
-from engine.calendar import BusinessCalendar, Duration
+from kernel import clock
+from kernel.calendar import BusinessCalendar, Duration
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,18 @@ from typing import Any
 
 from sqlmodel import Session
 
-from engine.calendar import BusinessCalendar
-from engine.clock import Clock, to_local
-from engine.config import Config
-from engine.errors import (
+from engine.registry import Registry
+from engine.rules import Rules
+from kernel.calendar import BusinessCalendar
+from kernel.clock import Clock, to_local
+from kernel.errors import (
     ConcurrentUpdate,
     InvalidInput,
     NotFound,
     TheodoiError,
     TransitionNotAllowed,
 )
-from engine.registry import Registry
-from engine.rules import Rules
+from kernel.settings import Config
 from notifications import outbox
 from notifications.outbox import NoticeRequest, Router, build_rows
 from storage import queries

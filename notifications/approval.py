@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.config import Config
+from kernel.settings import Config
 from notifications import store
 from notifications.outbox import NoticePolicy, NoticeRequest, Router
 from notifications.store import OutboxStateError

@@ -25,7 +25,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from engine.errors import NotFound
+from kernel.errors import NotFound
 
 HOST = "127.0.0.1"
 _ID = re.compile(r"^\d{6,}$")

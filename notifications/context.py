@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from engine import clock
-from engine.calendar import BusinessCalendar
-from engine.config import Config
+from kernel import clock
+from kernel.calendar import BusinessCalendar
+from kernel.settings import Config
 from notifications.dates import as_date
 from notifications.render import one_line
 

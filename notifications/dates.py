@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from engine import clock
+from kernel import clock
 
 DateLike = date | datetime | str | None
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from engine.clock import local_date
-from engine.config import Config
+from kernel.clock import local_date
+from kernel.settings import Config
 from notifications.outbox import NoticePolicy, new_row
 from storage import queries
 from storage.db import Database

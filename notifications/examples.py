@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.config import Config, load_config
+from kernel.settings import Config, load_config
 from notifications.context import notice_context
 from notifications.letters import letter_docx, letter_filename
 from notifications.render import Renderer

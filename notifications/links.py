@@ -20,7 +20,7 @@ from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from engine.errors import TheodoiError
+from kernel.errors import TheodoiError
 
 SALT = "theodoi.case-link"
 SECRET_NAME = "web.secret_key"

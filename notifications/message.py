@@ -29,9 +29,9 @@ from email.policy import EmailPolicy
 from email.utils import format_datetime
 from typing import Any
 
-from engine import clock
-from engine.calendar import BusinessCalendar
-from engine.config import Config
+from kernel import clock
+from kernel.calendar import BusinessCalendar
+from kernel.settings import Config
 from notifications import ics, letters, links
 from notifications.context import link_expiry, notice_context
 from notifications.dates import as_date, short_date

@@ -21,8 +21,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine import clock
-from engine.calendar import BusinessCalendar
+from kernel import clock
+from kernel.calendar import BusinessCalendar
 
 ALERT = "alert"
 # Roles whose language is the unit's own (the rest get the default language).
@@ -91,7 +91,7 @@ class NoticePolicy:
 
     @classmethod
     def from_config(cls, config: Any, calendar: BusinessCalendar | None = None) -> NoticePolicy:
-        from engine.config import parse_window
+        from kernel.settings import parse_window
 
         notifications = config.notifications
         start, end = parse_window(notifications.send_window)

@@ -25,7 +25,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from engine.errors import TheodoiError
+from kernel.errors import TheodoiError
 from notifications import dates
 from notifications.countries import country_names
 

@@ -50,8 +50,8 @@ from typing import Any
 
 import aiosmtplib
 
-from engine.clock import local_date
-from engine.config import Config
+from kernel.clock import local_date
+from kernel.settings import Config
 from notifications import links, store
 from notifications.context import CASE_ITEM_KEYS
 from notifications.dates import as_date, letter_number

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from engine.errors import NotFound, TheodoiError
+from kernel.errors import NotFound, TheodoiError
 from storage import queries
 from storage.db import Database
 from storage.models import AppSecret, Case, LetterSequence, OutboxMessage, Unit

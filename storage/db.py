@@ -16,6 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
@@ -102,6 +103,10 @@ class Database:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def has_schema(self) -> bool:
+        """Has ``theodoi init`` created the tables?"""
+        return sa_inspect(self.engine).has_table("calendar_day")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
-from engine.config import Config, load_config
+from kernel.clock import ManualClock
+from kernel.settings import Config, load_config
 from storage import queries
 from storage.models import Unit
 
@@ -44,7 +45,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def app(config: Config, clock: ManualClock) -> Iterator[App]:
-    application = App.open(config, clock, upgrade=True, worker_id="test")
+    application = open_app(config, clock, upgrade=True, worker_id="test")
     yield application
     application.close()
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-THEODOI = [sys.executable, "-m", "engine.cli"]
+THEODOI = [sys.executable, "-m", "cli.main"]
 # The inspection's date (23/11/2021, 09:00 in Tây Ninh): every seed trip is long due.
 INSPECTION = "2021-11-23T09:00"
 
@@ -39,7 +39,7 @@ def run(db: Path, *args: str, now: str | None = INSPECTION, ok: bool = True,
 def invoke(db: Path, *args: str, now: str = INSPECTION, code: int = 0) -> Result:
     """The same CLI in this process (Typer's runner): for the many small checks where a
     subprocess per command would cost seconds. Always with a fixed clock."""
-    from engine import cli
+    from cli import main as cli
 
     runner = CliRunner()
     try:

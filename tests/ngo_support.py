@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
+from cli.simulation import simulate
 from engine.app import App
-from engine.clock import from_local
-from engine.simulation import simulate
+from kernel.clock import from_local
 from storage import queries
 from storage.models import Case, Unit
 from workflows.agreement import agreement_fields

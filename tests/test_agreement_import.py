@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from engine.clock import ManualClock
 from engine.imports import ImportOptions, ImportRefused, import_file
+from kernel.clock import ManualClock
 from tests.ngo_support import add_unit, case, children
 
 CSV = (

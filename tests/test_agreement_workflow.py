@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from engine.clock import ManualClock
+from kernel.clock import ManualClock
 from tests.ngo_support import (
     add_agreement,
     add_unit,

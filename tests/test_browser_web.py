@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from engine.app import App
-from engine.clock import ManualClock
+from cli.wiring import open_app
 from engine.imports.text import name_key
+from kernel.clock import ManualClock
 from storage import queries as store
 from storage.models import Case
 from tests.conftest import REPO, add_unit, make_config
@@ -72,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         **smtp.config_env(),
     )
     clock = ManualClock(datetime(2021, 8, 2, 1, 0))  # Monday 02/08/2021, 08:00 in Tây Ninh
-    app = App.open(config, clock, upgrade=True, worker_id="browser")
+    app = open_app(config, clock, upgrade=True, worker_id="browser")
     configure_passwords(config.web)
     unit = add_unit(app, "SYT", name="Sở Y tế", email="syt@tayninh.gov.vn")
     add_unit(app, "SGD", name="Sở Giáo dục và Đào tạo", email="sgd@tayninh.gov.vn")

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from engine.calendar import BusinessCalendar, Duration
-from engine.config import load_config
-from engine.errors import ConfigError, InvalidInput
+from kernel.calendar import BusinessCalendar, Duration
+from kernel.errors import ConfigError, InvalidInput
+from kernel.settings import load_config
 
 
 @pytest.fixture

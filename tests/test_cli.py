@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-THEODOI = [sys.executable, "-m", "engine.cli"]
+THEODOI = [sys.executable, "-m", "cli.main"]
 
 
 def run(db: Path, *args: str, ok: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.app import App
-from engine.clock import ManualClock
+from cli.wiring import open_app
+from kernel.clock import ManualClock
 from storage import queries
 from storage.models import Unit
 from tests.conftest import make_config
@@ -25,7 +25,7 @@ CASES = 1500
 
 def _seed(db: Path) -> None:
     """Trips decided in 2021: by now (the real clock) every one of their timers is due."""
-    app = App.open(make_config(f"sqlite:///{db}"), ManualClock(datetime(2021, 8, 1, 1)),
+    app = open_app(make_config(f"sqlite:///{db}"), ManualClock(datetime(2021, 8, 1, 1)),
                    upgrade=True, worker_id="seed")
     try:
         with app.db.session() as session:
@@ -60,7 +60,7 @@ def _start(db: Path) -> subprocess.Popen:
     }
     env.pop("THEODOI_NOW", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "run", "--no-web"],
+        [sys.executable, "-m", "cli.main", "run", "--no-web"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 

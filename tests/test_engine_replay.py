@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
-from engine.errors import InvalidInput
 from engine.runtime import CaseSpec
+from kernel.clock import ManualClock
+from kernel.errors import InvalidInput
 from storage import queries
 from storage.models import Case, OutboxMessage
 from tests.conftest import add_unit, make_config
@@ -96,7 +97,7 @@ def two_apps(
         urls = ((batch_url, ManualClock(NOW)), (f"sqlite:///{tmp_path / 'one.db'}", reference_clock))
         apps = []
         for url, clock in urls:
-            app = App.open(make_config(url), clock, upgrade=True, worker_id="test")
+            app = open_app(make_config(url), clock, upgrade=True, worker_id="test")
             stack.callback(app.close)
             apps.append(app)
         yield apps[0], apps[1], reference_clock

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
 from engine.imports import ImportOptions, import_file
+from kernel.clock import ManualClock
 from storage import queries
 from tests.conftest import make_config
 from tests.import_support import DATA
@@ -72,7 +73,7 @@ def test_batched_import_matches_the_one_case_steps(tmp_path: Path, now: datetime
         folder = tmp_path / ("bulk" if bulk else "engine")
         folder.mkdir()
         config = make_config(f"sqlite:///{folder / 'theodoi.db'}")
-        app = App.open(config, ManualClock(now), upgrade=True, worker_id="test")
+        app = open_app(config, ManualClock(now), upgrade=True, worker_id="test")
         try:
             import_file(app, "units", DATA / "units.csv", ImportOptions())
             import_file(app, "trips", path, ImportOptions(actor="import:test", bulk=bulk))

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock, to_local
 from engine.imports import ImportOptions, ImportRefused, import_file
+from kernel.clock import ManualClock, to_local
 from storage import queries
 from tests.conftest import make_config
 from tests.import_support import DATA, dump, invoke, run
@@ -23,7 +24,7 @@ AUG_10 = datetime(2021, 8, 10, 2, 0)
 
 def _app(tmp_path: Path, now: datetime) -> App:
     config = make_config(f"sqlite:///{tmp_path / 'theodoi.db'}")
-    return App.open(config, ManualClock(now), upgrade=True, worker_id="test")
+    return open_app(config, ManualClock(now), upgrade=True, worker_id="test")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.cli import load_plugins
+from cli.main import load_plugins
 from tests.test_cli import run
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import ManualClock
 from engine.imports import ImportOptions, ImportRefused, import_file
+from kernel.clock import ManualClock
 from tests.ngo_support import add_unit, case, children
 
 HEADER = (

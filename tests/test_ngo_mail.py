@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from cli.simulation import simulate
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
-from engine.simulation import simulate
+from kernel.clock import ManualClock
 from tests.conftest import make_config
 from tests.ngo_support import add_project, add_unit, children, local, outbox
 from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401
@@ -21,7 +22,7 @@ from tests.smtp_server import SmtpServer, smtp_server  # noqa: F401
 @pytest.fixture
 def app(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[App]:  # noqa: F811
     config = make_config(f"sqlite:///{tmp_path / 'theodoi.db'}", **smtp_server.config_env())
-    application = App.open(
+    application = open_app(
         config, ManualClock(datetime(2020, 2, 20, 1, 0)), upgrade=True, worker_id="test"
     )
     yield application

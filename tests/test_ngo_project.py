@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from engine.clock import ManualClock
+from kernel.clock import ManualClock
 from tests.ngo_support import (
     add_project,
     add_unit,
@@ -185,7 +185,7 @@ def test_extension_rearms_the_schedule_and_is_in_the_history(app):
 
 
 def test_extension_refuses_an_earlier_end_date(app):
-    from engine.errors import TransitionNotAllowed
+    from kernel.errors import TransitionNotAllowed
 
     project = add_project(app, add_unit(app), START, END)
     run_until(app, date(2020, 4, 1))

@@ -6,8 +6,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from engine.clock import ManualClock
 from engine.reports import Period, compliance
+from kernel.clock import ManualClock
 from tests.ngo_support import add_project, add_unit, children, fire, run_until
 
 

@@ -20,10 +20,11 @@ from docx import Document
 from icalendar import Calendar
 from sqlalchemy import select
 
+from cli.simulation import simulate
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
-from engine.errors import NotFound
-from engine.simulation import simulate
+from kernel.clock import ManualClock
+from kernel.errors import NotFound
 from notifications import store
 from notifications.catcher import Catcher, MailStore
 from notifications.outbox import NoticePolicy, new_row
@@ -35,8 +36,8 @@ from tests.smtp_server import SmtpServer, free_port
 
 smtp_server = smtp_fixture.smtp_server  # the fixture, used by name
 
-# The console script, not ``python -m engine.cli``: run as __main__, engine/cli.py is a
-# second module beside the engine.cli that plugins import, and --now set on one is not
+# The console script, not ``python -m cli.main``: run as __main__, cli/main.py is a
+# second module beside the cli.main that plugins import, and --now set on one is not
 # seen by the other.
 THEODOI = [str(Path(sys.executable).with_name("theodoi"))]
 CREATED = datetime(2021, 8, 2, 2, 0)  # Monday 09:00 in Tây Ninh
@@ -47,7 +48,7 @@ PROVINCE = ("ubnd@tayninh.local", "thanhtra@tayninh.local")
 @pytest.fixture
 def app(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[App]:
     config = make_config(f"sqlite:///{tmp_path / 'theodoi.db'}", **smtp_server.config_env())
-    application = App.open(config, ManualClock(CREATED), upgrade=True, worker_id="acceptance")
+    application = open_app(config, ManualClock(CREATED), upgrade=True, worker_id="acceptance")
     yield application
     application.close()
 
@@ -187,7 +188,7 @@ def test_sigkill_mid_batch_then_restart_delivers_all(tmp_path: Path) -> None:
     db = tmp_path / "theodoi.db"
     env = _env(db, server, THEODOI_SMTP__CONNECTIONS="2")
     try:
-        app = App.open(make_config(f"sqlite:///{db}"), ManualClock(CREATED), upgrade=True)
+        app = open_app(make_config(f"sqlite:///{db}"), ManualClock(CREATED), upgrade=True)
         n = 80
         rows = [
             new_row(
@@ -257,7 +258,7 @@ def test_catcher_keeps_mail_and_the_cli_shows_it(tmp_path: Path) -> None:
     env = _env(db, THEODOI_SMTP__PORT=str(port), THEODOI_NOTIFICATIONS__CATCHER_DIR=str(folder))
     try:
         config = make_config(f"sqlite:///{db}", THEODOI_SMTP__PORT=str(port))
-        app = App.open(config, ManualClock(CREATED), upgrade=True)
+        app = open_app(config, ManualClock(CREATED), upgrade=True)
         add_trip(app, name='Nguyễn "Văn" <An>')
         report = deliver_due(app.db, app.config, CREATED, "acceptance")
         app.close()

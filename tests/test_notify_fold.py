@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from docx import Document
 
-from engine.config import load_config
+from kernel.settings import load_config
 from notifications import letters, message
 from notifications.context import notice_context
 from notifications.message import MAIL_POLICY, MessageBuilder

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
-from engine.config import load_config
+from kernel.clock import ManualClock
+from kernel.settings import load_config
 from notifications import approval, store
 from notifications.digest import digest_key, run_digest
 from notifications.outbox import NoticePolicy, NoticeRequest, Router, SendWindow, build_rows
@@ -126,7 +127,7 @@ def app(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[App]:
         **smtp_server.config_env(),
         THEODOI_NOTIFICATIONS__APPROVAL='{"urging_letter": "coordinator"}',
     )
-    application = App.open(config, ManualClock(CREATED), upgrade=True, worker_id="t")
+    application = open_app(config, ManualClock(CREATED), upgrade=True, worker_id="t")
     yield application
     application.close()
 

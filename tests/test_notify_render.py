@@ -12,7 +12,7 @@ import pytest
 from docx import Document
 from icalendar import Calendar
 
-from engine.config import load_config
+from kernel.settings import load_config
 from notifications import dates
 from notifications.context import notice_context
 from notifications.countries import country_names

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, select, update
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
+from kernel.clock import ManualClock
 from notifications import smtp, store
 from notifications.outbox import NoticePolicy, new_row
 from storage.models import Event, OutboxMessage
@@ -68,7 +69,7 @@ def _plan(app: App, stmt: Any, explain: str) -> str:
 
 @pytest.fixture
 def sqlite_app(tmp_path: Path) -> Iterator[App]:
-    app = App.open(make_config(f"sqlite:///{tmp_path / 'o.db'}"), ManualClock(NOW), upgrade=True)
+    app = open_app(make_config(f"sqlite:///{tmp_path / 'o.db'}"), ManualClock(NOW), upgrade=True)
     yield app
     app.close()
 
@@ -83,7 +84,7 @@ def test_sqlite_claims_walk_the_partial_due_index(sqlite_app: App) -> None:
 
 @pytest.mark.postgres
 def test_postgres_claims_walk_the_partial_due_index(pg_url: str) -> None:
-    app = App.open(make_config(pg_url), ManualClock(NOW), upgrade=True)
+    app = open_app(make_config(pg_url), ManualClock(NOW), upgrade=True)
     try:
         _fill(app, 8000)
         with app.db.engine.begin() as conn:
@@ -124,7 +125,7 @@ def test_outcomes_of_many_messages_share_a_few_transactions(
     config = make_config(
         f"sqlite:///{tmp_path / 'o.db'}", **smtp_server.config_env(), THEODOI_SMTP__CONNECTIONS="2"
     )
-    app = App.open(config, ManualClock(NOW), upgrade=True, worker_id="test")
+    app = open_app(config, ManualClock(NOW), upgrade=True, worker_id="test")
     try:
         n = 48
         store.insert_rows(app.db, [_row(i, NOW - timedelta(minutes=1)) for i in range(n)])

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from cli import wiring
 from engine.app import App
-from engine.clock import ManualClock
+from kernel.clock import ManualClock
 from notifications import store
 from notifications.outbox import NoticePolicy, new_row
 from notifications.smtp import backoff_delay, classify, deliver_due
@@ -33,7 +34,7 @@ _SEQ = itertools.count(1)
 
 def open_app(tmp_path: Path, server: SmtpServer, **env: str) -> App:
     config = make_config(f"sqlite:///{tmp_path / 'theodoi.db'}", **server.config_env(), **env)
-    return App.open(config, ManualClock(NOW), upgrade=True, worker_id="test")
+    return wiring.open_app(config, ManualClock(NOW), upgrade=True, worker_id="test")
 
 
 @pytest.fixture
@@ -390,7 +391,7 @@ def test_postgres_two_senders_share_the_outbox(pg_url: str, smtp_server: SmtpSer
     import threading
 
     config = make_config(pg_url, **smtp_server.config_env())
-    app = App.open(config, ManualClock(NOW), upgrade=True, worker_id="pg")
+    app = wiring.open_app(config, ManualClock(NOW), upgrade=True, worker_id="pg")
     try:
         enqueue(app, 30)
         enqueue(app, 4, kind="urging_letter")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from engine.app import App
-from engine.clock import ManualClock, from_local
+from cli.wiring import open_app
 from engine.imports import ImportOptions, import_file
 from engine.reports import Period, compliance, percent
+from kernel.clock import ManualClock, from_local
 from storage import queries
 from tests import pg
 from tests.conftest import make_config
@@ -56,7 +56,7 @@ def seeded(tmp_path_factory) -> Path:
     """The seed imported in this process, for the many smaller checks."""
     db = tmp_path_factory.mktemp("report") / "theodoi.db"
     config = make_config(f"sqlite:///{db}")
-    app = App.open(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
+    app = open_app(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
     try:
         import_file(app, "units", DATA / "units.csv", ImportOptions())
         import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions())
@@ -150,7 +150,7 @@ def test_percent_rounds_half_up(part: int, whole: int, expected: int | None) -> 
 def test_a_report_sent_back_no_longer_counts_as_filed(tmp_path: Path) -> None:
     config = make_config(f"sqlite:///{tmp_path / 'r.db'}")
     clock = ManualClock(datetime(2021, 11, 23, 2, 0))
-    app = App.open(config, clock, upgrade=True, worker_id="test")
+    app = open_app(config, clock, upgrade=True, worker_id="test")
     try:
         import_file(app, "units", DATA / "units.csv", ImportOptions())
         import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions())
@@ -188,7 +188,7 @@ def test_extra_sections_are_added(tmp_path: Path) -> None:
     from engine import export, reports
 
     config = make_config(f"sqlite:///{tmp_path / 'r.db'}")
-    app = App.open(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
+    app = open_app(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
     try:
         reports.register_section(
             "by_test", lambda s, p, until: [{"thing": str(until), "due": 4, "filed_pct": 75}]
@@ -210,7 +210,7 @@ def test_extra_sections_are_added(tmp_path: Path) -> None:
 def test_import_and_report_on_postgresql(pg_url: str) -> None:
     """The same import (bulk path, re-import) and figures on PostgreSQL."""
     config = make_config(pg_url)
-    app = App.open(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
+    app = open_app(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
     try:
         import_file(app, "units", DATA / "units.csv", ImportOptions())
         import_file(app, "trips", DATA / "seed_trips.xlsx", ImportOptions())

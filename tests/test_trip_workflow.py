@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.app import App
-from engine.clock import ManualClock
-from engine.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
+from kernel.clock import ManualClock
+from kernel.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
 from storage import queries
 from storage.models import Event, OutboxMessage, Timer
 from tests.conftest import add_trip, add_unit

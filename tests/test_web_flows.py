@@ -17,9 +17,10 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
 from engine.imports.text import name_key
+from kernel.clock import ManualClock
 from notifications import links
 from storage import queries as store
 from storage.models import Attachment, Case, Event, User
@@ -47,7 +48,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     config = make_config(f"sqlite:///{tmp_path / 'theodoi.db'}",
                          **CHEAP_PASSWORDS, THEODOI_NOTIFICATIONS__CATCHER_DIR=str(tmp_path / "mail"))
     clock = ManualClock(datetime(2021, 8, 1, 1, 0))  # Sunday 01/08/2021, 08:00 local
-    app = App.open(config, clock, upgrade=True, worker_id="web-test")
+    app = open_app(config, clock, upgrade=True, worker_id="web-test")
     configure_passwords(config.web)
     unit = add_unit(app, "SYT", name="Sở Y tế")
     other = add_unit(app, "SGD", name="Sở Giáo dục và Đào tạo")
@@ -292,7 +293,7 @@ def test_closure_moves_open_deadlines(site: dict[str, Any]) -> None:
 
 
 def test_user_cli(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.cli import load_plugins
+    from cli.main import load_plugins
 
     cli = load_plugins()
 
@@ -351,7 +352,7 @@ def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
 
 
 def test_demo_accounts(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.cli import load_plugins
+    from cli.main import load_plugins
 
     monkeypatch.setenv("THEODOI_STORAGE__URL", site["app"].config.storage.url)
     for key, value in CHEAP_PASSWORDS.items():

@@ -17,9 +17,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
 from engine.imports.text import name_key
+from kernel.clock import ManualClock
 from storage import queries as store
 from storage.models import Attachment, Case, Event, OutboxMessage
 from tests.conftest import add_unit, make_config
@@ -56,7 +57,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     config = make_config(f"sqlite:///{folder / 'theodoi.db'}",
                          **CHEAP_PASSWORDS, THEODOI_NOTIFICATIONS__CATCHER_DIR=str(folder / 'mail'))
     clock = ManualClock(datetime(2021, 8, 1, 1, 0))
-    app = App.open(config, clock, upgrade=True, worker_id="web-test")
+    app = open_app(config, clock, upgrade=True, worker_id="web-test")
     configure_passwords(config.web)
     unit_a = add_unit(app, "SYT", name="Sở Y tế")
     unit_b = add_unit(app, "SGD", name="Sở Giáo dục và Đào tạo")

@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from cli.metrics import Metrics, MetricsServer
+from cli.runner import Backoff, Worker
+from cli.wiring import open_app
 from engine.app import App
-from engine.clock import ManualClock
-from engine.metrics import Metrics, MetricsServer
-from engine.worker import Backoff, Worker
+from kernel.clock import ManualClock
 from storage.db import Database
 from tests.conftest import make_config
 from tests.pg import pg_schema, require_pg, schema_url
@@ -85,7 +86,7 @@ def test_metrics_show_the_queue_and_what_this_worker_did(
     url = f"sqlite:///{tmp_path / 'm.db'}"
     seed(url, Sizes(timers=10, notices=4)).dispose()
     config = make_config(url, **smtp.config_env())
-    app = App.open(config, ManualClock(BASE), worker_id="m1")
+    app = open_app(config, ManualClock(BASE), worker_id="m1")
     metrics = Metrics(app.db, app.clock, ready_max_lag_s=3 * 3600)
     server = MetricsServer(metrics, "127.0.0.1", 0).start()
     base = "http://{}:{}".format(*server.address)
@@ -323,7 +324,7 @@ def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str
 
     seed(any_url, Sizes(timers=3, notices=3)).dispose()
     config = make_config(any_url)
-    apps = [App.open(config, ManualClock(BASE), worker_id=f"w{i}") for i in range(4)]
+    apps = [open_app(config, ManualClock(BASE), worker_id=f"w{i}") for i in range(4)]
     barrier = threading.Barrier(len(apps))
     wins: list[bool] = []
 
@@ -355,7 +356,7 @@ def test_clock_jumps_neither_refire_nor_skip_timers(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     seed(url, Sizes(timers=6, notices=2)).dispose()
     clock = ManualClock(BASE)
-    app = App.open(make_config(url), clock, worker_id="jumpy")
+    app = open_app(make_config(url), clock, worker_id="jumpy")
     worker = Worker(app, send=False)
     try:
         while worker.sweep_batch():
@@ -395,7 +396,7 @@ def test_sqlite_database_is_locked_is_retried_not_lost(
 
     db_file = tmp_path / "l.db"
     seed(f"sqlite:///{db_file}", Sizes(timers=40, notices=0)).dispose()
-    app = App.open(make_config(f"sqlite:///{db_file}"), ManualClock(BASE), worker_id="locked")
+    app = open_app(make_config(f"sqlite:///{db_file}"), ManualClock(BASE), worker_id="locked")
 
     @event.listens_for(app.db.engine, "connect")
     def _short_busy_timeout(dbapi_conn, _record) -> None:  # after theodoi's own PRAGMAs

@@ -35,8 +35,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 
-from engine.clock import to_local
-from engine.config import load_config
+from kernel.clock import to_local
+from kernel.settings import load_config
 from notifications.smtp import RECORD_EVERY
 from storage import queries
 from storage.db import Database

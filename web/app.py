@@ -18,8 +18,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.app import App
-from engine.clock import ManualClock
-from engine.errors import ConcurrentUpdate, TransitionNotAllowed
+from kernel.clock import ManualClock
+from kernel.errors import ConcurrentUpdate, TransitionNotAllowed
 from web import i18n
 from web.deps import (
     CsrfFailed,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from engine import clock
+from kernel import clock
 
 LANGUAGES = ("vi", "en")
 DEFAULT = "vi"

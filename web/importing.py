@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from engine.errors import TheodoiError
 from engine.imports import ImportOptions, ImportRefused, import_file, kinds
+from kernel.errors import TheodoiError
 
 UPLOADS = Path(tempfile.gettempdir()) / "theodoi-imports"
 SUFFIXES = (".xlsx", ".csv")

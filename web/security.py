@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.clock import Clock
+from kernel.clock import Clock
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) defaults
 

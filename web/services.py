@@ -12,9 +12,9 @@ from typing import Any
 import pycountry
 from sqlmodel import Session, select
 
-from engine.clock import local_date
-from engine.errors import InvalidInput
 from engine.imports.text import name_key
+from kernel.clock import local_date
+from kernel.errors import InvalidInput
 from storage import queries
 from storage.models import Attachment, CalendarDay, Case, Event
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine.errors import InvalidInput, NotFound
+from kernel.errors import InvalidInput, NotFound
 from storage import queries
 from storage.models import User
 from web.security import hash_api_token, hash_password, new_api_token

@@ -17,7 +17,6 @@ from pathlib import Path
 from sqlmodel import Session
 
 from engine.app import App
-from engine.clock import local_date
 from engine.imports.columns import TRIP_COLUMNS, UNIT_COLUMNS, Column
 from engine.imports.problems import ImportRefused, Problem
 from engine.imports.reading import Table, read_table
@@ -25,6 +24,7 @@ from engine.imports.text import name_key
 from engine.imports.trips import UnitIndex, parse_trips
 from engine.imports.units import parse_units
 from engine.imports.writer import Progress, TripWriter, WriteResult, write_units
+from kernel.clock import local_date
 from storage import queries
 
 __all__ = [

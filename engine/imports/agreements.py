@@ -14,9 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from engine.app import App
-from engine.calendar import Duration
 from engine.cases_ngo import create_agreement
-from engine.errors import InvalidInput
 from engine.imports import ImportOptions, ImportRefused, register_kind
 from engine.imports import parsing as p
 from engine.imports.columns import Column
@@ -25,6 +23,8 @@ from engine.imports.reading import Table
 from engine.imports.trips import UnitIndex
 from engine.imports.units import RowReader
 from engine.imports.writer import RowResult, WriteResult
+from kernel.calendar import Duration
+from kernel.errors import InvalidInput
 from storage import queries
 
 AGREEMENT_COLUMNS: tuple[Column, ...] = (

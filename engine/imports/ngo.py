@@ -22,7 +22,6 @@ from sqlmodel import Session
 
 from engine.app import App
 from engine.cases_ngo import create_project
-from engine.clock import local_date
 from engine.imports import ImportOptions, ImportRefused, register_kind
 from engine.imports import parsing as p
 from engine.imports.columns import Column
@@ -31,6 +30,7 @@ from engine.imports.reading import Table
 from engine.imports.trips import UnitIndex
 from engine.imports.units import RowReader
 from engine.imports.writer import RowResult, WriteResult
+from kernel.clock import local_date
 from storage import queries
 
 NGO_COLUMNS: tuple[Column, ...] = (

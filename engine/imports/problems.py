@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.errors import TheodoiError
+from kernel.errors import TheodoiError
 
 
 @dataclass(frozen=True)

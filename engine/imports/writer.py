@@ -35,10 +35,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from engine.app import App
-from engine.clock import ManualClock, from_local
 from engine.imports.trips import TripRow
 from engine.imports.units import UnitRow
 from engine.runtime import CaseSpec, Engine
+from kernel.clock import ManualClock, from_local
 from storage import queries
 from storage.models import Case, Decision, Unit
 

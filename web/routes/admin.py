@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from engine.clock import local_date
-from engine.errors import InvalidInput, TheodoiError
+from kernel.clock import local_date
+from kernel.errors import InvalidInput, TheodoiError
 from storage import queries as store
 from storage.models import Unit, User
 from web import i18n, services, users

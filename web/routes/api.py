@@ -194,7 +194,7 @@ def compliance(
     """Trips of the period, reporting figures by issuer, category, unit, country and
     month, as they stood at the end of ``as_of`` (default today)."""
     from engine import reports
-    from engine.clock import local_date
+    from kernel.clock import local_date
 
     app = theodoi(request)
     tz = app.config.organisation.tz

@@ -14,8 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
 from engine import export
-from engine.clock import local_date
-from engine.errors import InvalidInput, TheodoiError
+from kernel.clock import local_date
+from kernel.errors import InvalidInput, TheodoiError
 from storage import queries as store
 from storage.models import Attachment, Decision, Unit
 from web import i18n, services

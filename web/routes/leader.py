@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from engine.clock import local_date
-from engine.errors import InvalidInput
+from kernel.clock import local_date
+from kernel.errors import InvalidInput
 from web import charts, i18n, services
 from web import queries as wq
 from web.deps import READERS, Principal, language, render, require, theodoi

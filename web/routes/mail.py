@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from engine.errors import NotFound
+from kernel.errors import NotFound
 from notifications.catcher import MailStore, catcher_folder
 from web.deps import READERS, NotFoundError, Principal, render, require, theodoi
 

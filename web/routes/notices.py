@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from engine.clock import end_of_day, local_date
-from engine.errors import NotFound, TheodoiError
+from kernel.clock import end_of_day, local_date
+from kernel.errors import NotFound, TheodoiError
 from notifications import approval
 from notifications.store import OutboxStateError
 from storage.models import Case, OutboxMessage, Timer

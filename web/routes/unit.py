@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from engine.clock import local_date
-from engine.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
+from kernel.clock import local_date
+from kernel.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
 from storage.models import Decision, Unit
 from web import i18n, services
 from web import queries as wq

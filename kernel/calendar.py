@@ -16,7 +16,7 @@ from functools import lru_cache
 import holidays
 from dateutil.relativedelta import relativedelta
 
-from engine.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 _DURATION = re.compile(
     r"^\s*([+-]?\d+)\s*(working\s+days?|business\s+days?|days?|weeks?|months?|years?)\s*$",

@@ -28,7 +28,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.clock import Clock
+from kernel.clock import Clock
 from storage import queries
 from storage.db import Database
 

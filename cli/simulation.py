@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.app import App
-from engine.clock import ManualClock, to_local
+from kernel.clock import ManualClock, to_local
 from storage import queries
 
 log = logging.getLogger("theodoi.simulate")

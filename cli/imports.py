@@ -26,15 +26,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine import cli as core
+from cli import main as core
+from cli.main import ConfigOpt
 from engine import export, reports
-from engine.cli import ConfigOpt
-from engine.clock import local_date
-from engine.errors import InvalidInput, TheodoiError
+from kernel.clock import local_date
+from kernel.errors import InvalidInput, TheodoiError
 
 report_app = typer.Typer(help="Reports (compliance figures).", no_args_is_help=True)
 export_app = typer.Typer(help="Export data to CSV or Excel.", no_args_is_help=True)
-
 
 
 def _console(stderr: bool = False) -> Console:
@@ -187,9 +186,7 @@ def compliance_command(
         if fmt == "xlsx" and output is None:
             raise InvalidInput("output", "an .xlsx report needs --output FILE")
         try:
-            period = reports.Period(
-                core.parse_date(start, "from"), core.parse_date(end, "to"), by
-            )
+            period = reports.Period(core.parse_date(start, "from"), core.parse_date(end, "to"), by)
         except ValueError as exc:
             raise InvalidInput("to", str(exc)) from None
         with core.open_app(config) as application, application.db.session(write=False) as s:

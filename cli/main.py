@@ -24,11 +24,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.app import App, has_schema
-from engine.clock import Clock, ManualClock, from_local, to_local
-from engine.config import Config, load_config
-from engine.errors import InvalidInput, StorageError, TheodoiError
+from cli import wiring
+from engine.app import App
 from engine.imports.text import name_key
+from kernel.clock import Clock, ManualClock, from_local, to_local
+from kernel.errors import InvalidInput, StorageError, TheodoiError
+from kernel.settings import Config, load_config
 from storage import queries
 from storage.models import Unit
 
@@ -45,11 +46,11 @@ app.add_typer(trip_app, name="trip")
 
 # Feature modules add their own commands: each exposes register(app).
 PLUGINS: tuple[str, ...] = (
-    "engine.cli_notify",
-    "engine.cli_import",
-    "engine.cli_web",
-    "engine.cli_ngo",
-    "engine.cli_worker",
+    "cli.notify",
+    "cli.imports",
+    "cli.web",
+    "cli.ngo",
+    "cli.worker",
 )
 
 ConfigOpt = Annotated[
@@ -94,8 +95,8 @@ def open_app(
     config = get_config(config_path)
     if clock is None and _FIXED_NOW:
         clock = ManualClock(parse_instant(_FIXED_NOW["now"], "now", config))
-    application = App.open(config, clock, upgrade=upgrade)
-    if not upgrade and not has_schema(application.db):
+    application = wiring.open_app(config, clock, upgrade=upgrade)
+    if not upgrade and not application.db.has_schema():
         application.close()
         raise StorageError(
             f"{config.storage.url} has no theodoi tables yet: run `theodoi init` first"
@@ -344,7 +345,7 @@ def simulate(
     cfg = get_config(config)
     end = parse_instant(until, "until", cfg)
     with open_app(config, ManualClock(end)) as application:
-        from engine.simulation import simulate as run_simulation
+        from cli.simulation import simulate as run_simulation
 
         for line in run_simulation(application, end, send=send):
             typer.echo(line)
@@ -473,8 +474,8 @@ def run(
     config: ConfigOpt = None,
 ) -> None:
     """The long-running service: sweeps, sender, digest and (when installed) the web UI."""
-    from engine.clock import ScaledClock, SystemClock
-    from engine.service import serve
+    from cli.service import serve
+    from kernel.clock import ScaledClock, SystemClock
 
     clock = ScaledClock(SystemClock().now(), speed) if speed != 1.0 else None
     with open_app(config, clock, upgrade=True) as application:
@@ -485,7 +486,7 @@ def run(
 @cli_errors
 def demo(config: ConfigOpt = None) -> None:
     """Load demo data shaped like the inspection report (an empty database only)."""
-    from engine.demo import load_demo
+    from cli.demo import load_demo
 
     with open_app(config, upgrade=True) as application:
         for line in load_demo(application):
@@ -548,8 +549,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # Run the one ``engine.cli`` module plugins import, not this ``__main__`` copy,
+    # Run the one ``cli.main`` module plugins import, not this ``__main__`` copy,
     # so global options such as --now reach every command.
-    from engine.cli import main as _main
+    from cli.main import main as _main
 
     _main()

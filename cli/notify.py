@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from engine import cli as core
-from engine.errors import TheodoiError
+from cli import main as core
+from kernel.errors import TheodoiError
 
 ConfigOpt = core.ConfigOpt
 FormatOpt = core.FormatOpt

@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from engine.app import App
-from engine.clock import SystemClock
+from kernel.clock import SystemClock
 
 log = logging.getLogger("theodoi.service")
 

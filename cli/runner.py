@@ -10,7 +10,7 @@ Workers need no leader and no coordination beyond the database:
 * the sender claims outbox rows with a lease (notifications/smtp.py); a dead worker's
   rows come back when the lease runs out. One pass is one claimed batch, so the
   lease is computed from a fresh clock reading each time;
-* periodic jobs (the weekly digest) come from engine/service.py's scheduler and are
+* periodic jobs (the weekly digest) come from cli/service.py's scheduler and are
   claimed once per period in the database.
 
 Faults on purpose: a lost database connection or SQLite's ``database is locked``
@@ -33,11 +33,12 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli import wiring
+from cli.metrics import Metrics
 from engine.app import App
-from engine.clock import Clock
-from engine.config import Config
-from engine.errors import StorageError
-from engine.metrics import Metrics
+from kernel.clock import Clock
+from kernel.errors import StorageError
+from kernel.settings import Config
 from storage.db import is_transient
 
 log = logging.getLogger("theodoi.worker")
@@ -206,7 +207,7 @@ class Worker:
 
     def run_forever(self) -> Totals:
         """Loops on threads until SIGTERM/SIGINT (or :meth:`stop`); periodic jobs too."""
-        from engine.service import build_scheduler
+        from cli.service import build_scheduler
 
         cfg = self.app.config.scheduler
         threads = []
@@ -286,7 +287,7 @@ def open_app(
     while not stopping.is_set():
         app = None
         try:
-            app = App.open(config, clock, worker_id=worker_id)
+            app = wiring.open_app(config, clock, worker_id=worker_id)
             if not inspect(app.db.engine).has_table("timer"):
                 app.close()
                 raise StorageError(

@@ -47,7 +47,7 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """A worker: the sweep and the sender, no web UI. Any number may share one PostgreSQL."""
-    from engine import cli as base
+    from cli import main as base
 
     base.cli_errors(_run)(
         worker_id, once, metrics_port, metrics_host, sweep, send, log_level, config
@@ -64,11 +64,11 @@ def _run(
     log_level: str,
     config_path: str | None,
 ) -> None:
-    from engine import cli as base
-    from engine.app import default_worker_id
-    from engine.clock import ScaledClock
-    from engine.metrics import Metrics, MetricsServer
-    from engine.worker import Worker, configure_logging, install_signal_handlers, open_app
+    from cli import main as base
+    from cli.metrics import Metrics, MetricsServer
+    from cli.runner import Worker, configure_logging, install_signal_handlers, open_app
+    from cli.wiring import default_worker_id
+    from kernel.clock import ScaledClock
 
     cfg = base.get_config(config_path)
     worker_id = worker_id or cfg.worker.id or default_worker_id()

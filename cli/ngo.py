@@ -16,10 +16,10 @@ from typing import Annotated, Any
 
 import typer
 
-from engine import cli as core
+from cli import main as core
+from cli.main import ConfigOpt, FormatOpt
 from engine import diagram
-from engine.cli import ConfigOpt, FormatOpt
-from engine.errors import InvalidInput
+from kernel.errors import InvalidInput
 
 ngo_app = typer.Typer(help="Foreign-NGO aid projects (dự án viện trợ PCPNN).", no_args_is_help=True)
 agreement_app = typer.Typer(
@@ -28,7 +28,6 @@ agreement_app = typer.Typer(
 workflow_app = typer.Typer(
     help="Case types: their states, transitions and timers.", no_args_is_help=True
 )
-
 
 
 def register(app: typer.Typer) -> None:
@@ -189,8 +188,8 @@ def agreement_add(
 ) -> None:
     """Record an international agreement; its reviews and expiry follow. Prints the case id."""
     cli = core
-    from engine.calendar import Duration
     from engine.cases_ngo import create_agreement
+    from kernel.calendar import Duration
 
     @cli.cli_errors
     def run() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from engine.errors import InvalidInput
+from kernel.errors import InvalidInput
 from web.security import configure_passwords
 
 user_app = typer.Typer(help="Web users (người dùng) and their API tokens.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def read_password(from_stdin: bool, required: bool) -> str | None:
 
 
 def register(app: typer.Typer) -> None:
-    from engine.cli import ConfigOpt, cli_errors, open_app
+    from cli.main import ConfigOpt, cli_errors, open_app
 
     app.add_typer(user_app, name="user")
 

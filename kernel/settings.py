@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.calendar import BusinessCalendar, Duration
-from engine.errors import ConfigError
+from kernel.calendar import BusinessCalendar, Duration
+from kernel.errors import ConfigError
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config.toml"
 ENV_PREFIX = "THEODOI_"
