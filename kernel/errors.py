@@ -49,4 +49,33 @@ class ConcurrentUpdate(TheodoiError):
 
 
 class StorageError(TheodoiError):
-    """The database refused or lost a step (wrapped driver error)."""
+    """The database refused or lost a step (a driver error wrapped at the storage
+    boundary, with what was being done)."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached right now (connection refused or lost, locked,
+    serialisation failure): a caller may retry later."""
+
+
+class InvalidDefinition(TheodoiError):
+    """A workflow definition that cannot work; raised when it is loaded."""
+
+    def __init__(self, workflow: str, problem: str) -> None:
+        super().__init__(f"workflow '{workflow}': {problem}")
+        self.workflow = workflow
+
+
+# -- refusals a person meets on the web (the web maps each to its answer) -------------
+
+
+class LoginRequired(TheodoiError):
+    """The request needs a signed-in user (web: redirect to the login page)."""
+
+
+class Forbidden(TheodoiError):
+    """The signed-in user's role or unit does not allow this (web: 403)."""
+
+
+class CsrfFailed(TheodoiError):
+    """A form post without the session's CSRF token (web: 403)."""

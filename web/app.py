@@ -19,17 +19,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.app import App
 from kernel.clock import ManualClock
-from kernel.errors import ConcurrentUpdate, TransitionNotAllowed
-from web import i18n
-from web.deps import (
+from kernel.errors import (
+    ConcurrentUpdate,
     CsrfFailed,
     Forbidden,
     LoginRequired,
-    NotFoundError,
-    build_environment,
-    language,
-    render,
+    NotFound,
+    TransitionNotAllowed,
 )
+from web import i18n
+from web.deps import build_environment, language, render
 from web.secret import web_secret
 from web.security import LoginLimiter, SessionCodec, SessionMiddleware, configure_passwords
 
@@ -74,8 +73,19 @@ def create_app(app: App) -> FastAPI:
     web.state.manual_clock = isinstance(app.clock, ManualClock)
     web.add_middleware(SessionMiddleware, codec=codec, max_age_s=int(hours * 3600))
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (health, auth, coordinator, cases, notices, unit, leader, admin, links, mail,
-                   api):
+    for module in (
+        health,
+        auth,
+        coordinator,
+        cases,
+        notices,
+        unit,
+        leader,
+        admin,
+        links,
+        mail,
+        api,
+    ):
         web.include_router(module.router)
     _install_error_pages(web)
     return web
@@ -115,8 +125,8 @@ def _install_error_pages(web: FastAPI) -> None:
     def _forbidden(request: Request, _exc: Forbidden) -> Response:
         return _error_page(request, 403, "error.403")
 
-    @web.exception_handler(NotFoundError)
-    def _not_found(request: Request, _exc: NotFoundError) -> Response:
+    @web.exception_handler(NotFound)
+    def _not_found(request: Request, _exc: NotFound) -> Response:
         return _error_page(request, 404, "error.404")
 
     @web.exception_handler(CsrfFailed)

@@ -52,7 +52,9 @@ def _svg(chart: pygal.graph.graph.Graph) -> Markup:
     return Markup(etree.tostring(tree, encoding="unicode"))  # noqa: S704 (lxml escaped it)
 
 
-def rate_bars(title: str, rows: Sequence[tuple[str, int | None]], horizontal: bool = True) -> Markup:
+def rate_bars(
+    title: str, rows: Sequence[tuple[str, int | None]], horizontal: bool = True
+) -> Markup:
     """Reporting rate (percent filed of due) per group; a group with nothing due is 0
     with no value label."""
     kind = pygal.HorizontalBar if horizontal else pygal.Bar

@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
+from kernel.errors import CsrfFailed, Forbidden, LoginRequired, NotFound
 from storage.models import Case, User
 from web import i18n
 from web.security import CSRF_FIELD, LANG_COOKIE, SessionCodec, csrf_ok, csrf_token
@@ -28,22 +29,6 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 ROLES = ("admin", "coordinator", "unit", "leader")
 STAFF = ("admin", "coordinator")  # those who do the work
 READERS = ("admin", "coordinator", "leader")  # those who read everything
-
-
-class LoginRequired(Exception):
-    """No valid session (HTML: redirect to /login; API: 401)."""
-
-
-class Forbidden(Exception):
-    """Logged in, but this role may not do this (403)."""
-
-
-class NotFoundError(Exception):
-    """Not there, or not yours (404: a unit cannot tell another unit's case exists)."""
-
-
-class CsrfFailed(Exception):
-    """A form posted without its session's token (403)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +109,7 @@ def case_for(request: Request, principal: Principal, case_id: int) -> Case:
     with theodoi(request).db.session(write=False) as s:
         case = s.get(Case, case_id)
     if case is None or not may_see(principal, case):
-        raise NotFoundError()
+        raise NotFound()
     return case
 
 
@@ -133,8 +118,10 @@ def may_see(principal: Principal, case: Case) -> bool:
         return case.id == principal.case_id
     if principal.reads_all:
         return True
-    return principal.role == "unit" and principal.unit_id is not None and (
-        case.unit_id == principal.unit_id
+    return (
+        principal.role == "unit"
+        and principal.unit_id is not None
+        and (case.unit_id == principal.unit_id)
     )
 
 

@@ -92,14 +92,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dash.title": ("Tổng quan", "Dashboard"),
     "dash.counts": ("Số hồ sơ theo trạng thái", "Cases by state"),
     "dash.overdue": ("Hồ sơ quá hạn", "Overdue cases"),
-    "dash.upcoming": ("Hạn nộp trong 10 ngày làm việc tới", "Deadlines in the next 10 working days"),
+    "dash.upcoming": (
+        "Hạn nộp trong 10 ngày làm việc tới",
+        "Deadlines in the next 10 working days",
+    ),
     "dash.escalations": ("Đang kiến nghị xử lý", "Escalations waiting"),
     "dash.notices": ("Thông báo lỗi hoặc chờ duyệt", "Notices failed or waiting for approval"),
     "dash.none": ("Không có.", "None."),
     "dash.days_overdue": ("Số ngày quá hạn", "Days overdue"),
     "dash.tick": ("Chuyển đồng hồ và chạy bộ hẹn giờ", "Move the clock and run timers"),
     "dash.clock": ("Đồng hồ thử nghiệm", "Demo clock"),
-    "dash.ticked": ("Đồng hồ đã chuyển thêm {days} ngày: {summary}.", "Clock moved {days} days: {summary}."),
+    "dash.ticked": (
+        "Đồng hồ đã chuyển thêm {days} ngày: {summary}.",
+        "Clock moved {days} days: {summary}.",
+    ),
     # case fields
     "f.id": ("Mã", "ID"),
     "f.name": ("Họ và tên / Tên", "Name"),
@@ -339,7 +345,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report.programme": ("Mục đích và chương trình chuyến đi", "Purpose and programme"),
     "report.results": ("Kết quả đạt được", "Results"),
     "report.commitments": (
-        "Các cam kết với đối tác nước ngoài", "Commitments made to foreign partners"
+        "Các cam kết với đối tác nước ngoài",
+        "Commitments made to foreign partners",
     ),
     "report.recommendations": ("Đề xuất, kiến nghị", "Recommendations"),
     "report.cost": ("Kinh phí và nguồn kinh phí", "Cost and funding source"),
@@ -349,14 +356,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "report.file_missing": ("Chưa đính kèm tệp báo cáo.", "The report file is missing."),
     "report.file_type": (
-        "Tệp phải là PDF, DOCX, DOC hoặc ODT.", "The file must be PDF, DOCX, DOC or ODT."
+        "Tệp phải là PDF, DOCX, DOC hoặc ODT.",
+        "The file must be PDF, DOCX, DOC or ODT.",
     ),
     "report.file_size": ("Tệp quá lớn (tối đa {mb} MB).", "The file is too large (max {mb} MB)."),
-    "report.filed": (
-        "Đã nộp báo cáo. Cảm ơn đơn vị.", "The report has been filed. Thank you."
-    ),
+    "report.filed": ("Đã nộp báo cáo. Cảm ơn đơn vị.", "The report has been filed. Thank you."),
     "report.not_due": (
-        "Hồ sơ này hiện không chờ báo cáo.", "This case is not waiting for a report."
+        "Hồ sơ này hiện không chờ báo cáo.",
+        "This case is not waiting for a report.",
     ),
     # leadership
     "comp.title": ("Báo cáo tình hình thực hiện chế độ báo cáo", "Reporting compliance"),
@@ -392,9 +399,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "mail.subject": ("Tiêu đề", "Subject"),
     "mail.date": ("Ngày", "Date"),
     "mail.attachments": ("Tệp đính kèm", "Attachments"),
-    "mail.unavailable": (
-        "Hộp thư thử chưa được cấu hình.", "The mail catcher is not configured."
-    ),
+    "mail.unavailable": ("Hộp thư thử chưa được cấu hình.", "The mail catcher is not configured."),
     # api tokens
     "token.title": ("Mã truy cập API", "API token"),
     "token.new": ("Tạo mã mới", "New token"),
@@ -405,8 +410,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 MONTHS_EN = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 

@@ -29,8 +29,16 @@ def _path(token: str) -> Path | None:
 
 
 def _context(**values: Any) -> dict[str, Any]:
-    base = {"available": True, "kinds": kinds(), "kind": "trips", "report": None,
-            "problems": None, "error": None, "token": None, "done": None}
+    base = {
+        "available": True,
+        "kinds": kinds(),
+        "kind": "trips",
+        "report": None,
+        "problems": None,
+        "error": None,
+        "token": None,
+        "done": None,
+    }
     base.update(values)
     return base
 

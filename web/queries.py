@@ -105,14 +105,13 @@ class CaseFilter:
     @property
     def selective(self) -> bool:
         """A filter that an index narrows to a small part of the cases."""
-        return bool(self.state or self.decision or self.unit_id is not None
-                    or self.only_unit is not None)
+        return bool(
+            self.state or self.decision or self.unit_id is not None or self.only_unit is not None
+        )
 
     @property
     def needs_decision(self) -> bool:
-        return bool(
-            self.issuer or self.decision or self.period_from or self.period_to or self.q
-        )
+        return bool(self.issuer or self.decision or self.period_from or self.period_to or self.q)
 
 
 def _base(columns: list[Any], flt: CaseFilter, with_joins: bool) -> Select:
@@ -206,9 +205,7 @@ def case_page_rows(
     return page.rows, page.next_cursor
 
 
-def _page_without_total(
-    session: Session, flt: CaseFilter, cursor: str | None, size: int
-) -> Page:
+def _page_without_total(session: Session, flt: CaseFilter, cursor: str | None, size: int) -> Page:
     sort = flt.sort if flt.sort in SORTS else "id"
     expr, desc, _parse = SORTS[sort]
     if sort == "deadline" and flt.selective:

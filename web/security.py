@@ -40,6 +40,7 @@ def configure_passwords(web_settings: Any) -> None:
     if (time_cost, memory) != (_hasher.time_cost, _hasher.memory_cost):
         _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory)
 
+
 SESSION_COOKIE = "theodoi_session"
 LANG_COOKIE = "theodoi_lang"
 CSRF_FIELD = "csrf_token"
@@ -185,7 +186,8 @@ class SessionMiddleware:
                     )
                 else:
                     headers.append(
-                        "Set-Cookie", f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+                        "Set-Cookie",
+                        f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
                     )
             await send(message)
 

@@ -232,7 +232,9 @@ def set_calendar_day(session: Session, day: date, kind: str, source: str, now: d
         raise InvalidInput("kind", f"'{kind}' is not closure or working")
     if not source.strip():
         raise InvalidInput("source", "say where the change comes from (a decision, a notice)")
-    row = session.get(CalendarDay, day) or CalendarDay(day=day, kind=kind, source="", created_at=now)
+    row = session.get(CalendarDay, day) or CalendarDay(
+        day=day, kind=kind, source="", created_at=now
+    )
     row.kind, row.source = kind, source.strip()[:255]
     session.add(row)
     session.flush()

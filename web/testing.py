@@ -34,8 +34,12 @@ class LiveServer:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(app), host="127.0.0.1", port=self.port, log_level="warning",
-            lifespan="off", access_log=False,
+            create_app(app),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from kernel.errors import InvalidDefinition
+
 Guard = Callable[[Any, Any, Any], str | None]  # (case, step, rules) -> refusal or None
 Action = Callable[[Any, Any, Any], None]  # (case, step, rules) -> mutates the case
 When = Callable[[Any, Any], Sequence[datetime | None]]  # (case, rules) -> instants
@@ -40,14 +42,6 @@ RECIPIENT_ROLES = frozenset(
     }
 )
 ATTACHMENTS = frozenset({"ics", "letter"})
-
-
-class InvalidDefinition(ValueError):
-    """A workflow definition that cannot work; raised when it is loaded."""
-
-    def __init__(self, workflow: str, problem: str) -> None:
-        super().__init__(f"workflow '{workflow}': {problem}")
-        self.workflow = workflow
 
 
 @dataclass(frozen=True)

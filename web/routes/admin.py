@@ -10,21 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kernel.clock import local_date
-from kernel.errors import InvalidInput, TheodoiError
+from kernel.errors import InvalidInput, NotFound, TheodoiError
 from storage import queries as store
 from storage.models import Unit, User
 from web import i18n, services, users
 from web import queries as wq
-from web.deps import (
-    NotFoundError,
-    Principal,
-    check_csrf,
-    flash,
-    language,
-    render,
-    require,
-    theodoi,
-)
+from web.deps import Principal, check_csrf, flash, language, render, require, theodoi
 
 router = APIRouter(include_in_schema=False)
 admin_only = require("admin")
@@ -76,7 +67,7 @@ async def user_active(
     with app.db.session() as s:
         user = s.get(User, user_id)
         if user is None:
-            raise NotFoundError()
+            raise NotFound()
         if user.id == principal.id:  # an admin cannot lock themselves out
             return _users_page(request, "—", status=400)
         user.active = form.get("active") == "1"
@@ -148,8 +139,13 @@ def _month_grid(year: int, month: int, cal: Any, overlay: dict[date, Any]) -> li
     return weeks
 
 
-def _calendar_page(request: Request, year: int, moved: list | None = None,
-                   error: str | None = None, status: int = 200) -> Response:
+def _calendar_page(
+    request: Request,
+    year: int,
+    moved: list | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     app = theodoi(request)
     with app.db.session(write=False) as s:
         overlay_rows = wq.calendar_days(s, year)
@@ -157,19 +153,28 @@ def _calendar_page(request: Request, year: int, moved: list | None = None,
     cal = app.engine.calendar
     months = [(m, _month_grid(year, m, cal, overlay)) for m in range(1, 13)]
     holidays = [(d, cal.holiday_name(d)) for d in _days(year) if cal.holiday_name(d)]
-    context = {"year": year, "months": months, "overlay": overlay_rows, "holidays": holidays,
-               "moved": moved, "error": error}
+    context = {
+        "year": year,
+        "months": months,
+        "overlay": overlay_rows,
+        "holidays": holidays,
+        "moved": moved,
+        "error": error,
+    }
     return render(request, "calendar.html", context, status=status)
 
 
 def _days(year: int) -> list[date]:
-    return [date.fromordinal(o) for o in
-            range(date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal() + 1)]
+    return [
+        date.fromordinal(o)
+        for o in range(date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal() + 1)
+    ]
 
 
 @router.get("/admin/calendar")
-def calendar_page(request: Request, year: int | None = None,
-                  principal: Principal = Depends(admin_only)) -> Response:
+def calendar_page(
+    request: Request, year: int | None = None, principal: Principal = Depends(admin_only)
+) -> Response:
     app = theodoi(request)
     this_year = local_date(app.clock.now(), app.config.organisation.tz).year
     year = year if year and 1990 <= year <= 2100 else this_year
@@ -188,8 +193,13 @@ async def calendar_change(request: Request, principal: Principal = Depends(admin
             if form.get("remove"):
                 services.remove_calendar_day(s, day)
             else:
-                services.set_calendar_day(s, day, str(form.get("kind") or ""),
-                                          str(form.get("source") or ""), app.clock.now())
+                services.set_calendar_day(
+                    s,
+                    day,
+                    str(form.get("kind") or ""),
+                    str(form.get("source") or ""),
+                    app.clock.now(),
+                )
             moved = services.recalculate_deadlines(app, actor, s)
     except InvalidInput as exc:
         with app.db.session(write=False) as s:

@@ -13,19 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from kernel.errors import Forbidden, LoginRequired, NotFound
 from storage import queries as store
 from storage.models import Case, Decision, Unit
 from web import queries as wq
-from web.deps import (
-    READERS,
-    ROLES,
-    Forbidden,
-    LoginRequired,
-    NotFoundError,
-    Principal,
-    may_see,
-    theodoi,
-)
+from web.deps import READERS, ROLES, Principal, may_see, theodoi
 from web.users import user_for_token
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -120,8 +112,11 @@ def list_cases(
     decided_from: date | None = Query(None, alias="from"),
     decided_to: date | None = Query(None, alias="to"),
     q: str | None = Query(None, description="Words of a name or a decision number"),
-    sort: str = Query("id", pattern="^(id|deadline|name)$",
-                      description="id: newest first; deadline: cases with one, soonest first"),
+    sort: str = Query(
+        "id",
+        pattern="^(id|deadline|name)$",
+        description="id: newest first; deadline: cases with one, soonest first",
+    ),
     after: str | None = None,
     limit: int = Query(50, ge=1, le=500),
     principal: Principal = Depends(api_user(*ROLES)),
@@ -132,22 +127,32 @@ def list_cases(
         if unit:
             found = store.unit_by_code(s, unit)
             unit_id = found.id if found else -1
-        flt = wq.CaseFilter(workflow=workflow, state=state, unit_id=unit_id, category=category,
-                            issuer=issuer, decision=decision, period_from=decided_from,
-                            period_to=decided_to, q=q, sort=sort,
-                            known_workflows=tuple(app.registry.names()))
+        flt = wq.CaseFilter(
+            workflow=workflow,
+            state=state,
+            unit_id=unit_id,
+            category=category,
+            issuer=issuer,
+            decision=decision,
+            period_from=decided_from,
+            period_to=decided_to,
+            q=q,
+            sort=sort,
+            known_workflows=tuple(app.registry.names()),
+        )
         if principal.role == "unit":
             flt.only_unit = principal.unit_id if principal.unit_id is not None else -1
         page = wq.case_page(s, flt, after, limit)
-    return CasePage(items=[_case_out(r) for r in page.rows], total=page.total,
-                    next=page.next_cursor)
+    return CasePage(
+        items=[_case_out(r) for r in page.rows], total=page.total, next=page.next_cursor
+    )
 
 
 def _visible_case(request: Request, principal: Principal, case_id: int) -> Case:
     with theodoi(request).db.session(write=False) as s:
         case = s.get(Case, case_id)
     if case is None or not may_see(principal, case):
-        raise NotFoundError()
+        raise NotFound()
     return case
 
 
@@ -205,5 +210,6 @@ def compliance(
 
         raise HTTPException(422, str(exc)) from exc
     with app.db.session(write=False) as s:
-        return reports.compliance(s, period, as_of or local_date(app.clock.now(), tz), tz,
-                                  with_cases=cases)
+        return reports.compliance(
+            s, period, as_of or local_date(app.clock.now(), tz), tz, with_cases=cases
+        )

@@ -71,7 +71,11 @@ def login(
         user = user_by_email(s, email)
     if user is None or not user.active or not verify_password(user.password_hash, password):
         limiter.failed(email, address)
-        context = {"next": safe_next(next), "email": email, "error": i18n.gettext("login.failed", lang)}
+        context = {
+            "next": safe_next(next),
+            "email": email,
+            "error": i18n.gettext("login.failed", lang),
+        }
         return render(request, "login.html", context, status=401)
     limiter.succeeded(email, address)
     start_session(request.session, codec(request), user.id)

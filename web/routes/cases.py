@@ -37,10 +37,22 @@ from web.deps import (
 router = APIRouter(include_in_schema=False)
 
 # Events the engine fires by itself (timers, automatic steps): never offered as buttons.
-SYSTEM_EVENTS = frozenset({
-    "open_report", "deadline_passed", "escalate", "open_final_report", "expiring", "expire",
-    "obligation_filed", "obligation_reopened", "obligation_closed", "reopen",
-})
+SYSTEM_EVENTS = frozenset(
+    {
+        "open_report",
+        "deadline_passed",
+        "escalate",
+        "open_final_report",
+        "expiring",
+        "expire",
+        "obligation_filed",
+        "obligation_reopened",
+        "obligation_closed",
+        "reopen",
+    }
+)
+
+
 def _optional_day(value: str | None) -> date | None:
     try:
         return services.parse_day(value, "date", required=False)
@@ -253,9 +265,11 @@ def case_file(
     if row is None:
         return render(request, "error.html", _missing(request), status=404)
     disposition = f"attachment; filename*=UTF-8''{_quote(row.filename)}"
-    return Response(row.content, media_type=row.content_type,
-                    headers={"Content-Disposition": disposition,
-                             "X-Content-Type-Options": "nosniff"})
+    return Response(
+        row.content,
+        media_type=row.content_type,
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _quote(name: str) -> str:
@@ -266,8 +280,11 @@ def _quote(name: str) -> str:
 
 def _missing(request: Request) -> dict[str, Any]:
     lang = language(request)
-    return {"title": i18n.gettext("error.title", lang), "message": i18n.gettext("error.404", lang),
-            "back": None}
+    return {
+        "title": i18n.gettext("error.title", lang),
+        "message": i18n.gettext("error.404", lang),
+        "back": None,
+    }
 
 
 @router.post("/cases/{case_id}/events/{event}", dependencies=[Depends(check_csrf)])
@@ -300,14 +317,30 @@ async def case_event(
             name = getattr(upload, "filename", "") or ""
             checked = services.check_upload(name, content, _max_bytes(app))
             if isinstance(checked, str):
-                return _refuse(request, case_id, i18n.gettext(checked, lang, mb=f"{_max_mb(app):g}"))
+                return _refuse(
+                    request, case_id, i18n.gettext(checked, lang, mb=f"{_max_mb(app):g}")
+                )
             with app.db.session() as s:
-                services.file_report(app, s, case_id, actor=actor, version=version,
-                                     upload=checked, on=params.get("on"))
+                services.file_report(
+                    app,
+                    s,
+                    case_id,
+                    actor=actor,
+                    version=version,
+                    upload=checked,
+                    on=params.get("on"),
+                )
         else:
             with app.db.session() as s:
-                app.engine.fire(s, case_id, event, actor=actor, reason=reason, params=params,
-                                expected_version=version)
+                app.engine.fire(
+                    s,
+                    case_id,
+                    event,
+                    actor=actor,
+                    reason=reason,
+                    params=params,
+                    expected_version=version,
+                )
     except InvalidInput as exc:
         return _refuse(request, case_id, exc.message)
     flash(request, i18n.gettext("case.done", lang, what=i18n.label("event", event, lang)))
@@ -323,19 +356,27 @@ async def case_note(
     form = await request.form()
     try:
         with app.db.session() as s:
-            app.engine.note(s, case_id, str(form.get("note") or ""),
-                            actor=f"user:{principal.email}")
+            app.engine.note(
+                s, case_id, str(form.get("note") or ""), actor=f"user:{principal.email}"
+            )
     except InvalidInput as exc:
         return _refuse(request, case_id, exc.message)
-    flash(request, i18n.gettext("case.done", language(request),
-                                what=i18n.label("event", "note", language(request))))
+    flash(
+        request,
+        i18n.gettext(
+            "case.done", language(request), what=i18n.label("event", "note", language(request))
+        ),
+    )
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
 def _refuse(request: Request, case_id: int, message: str, status: int = 400) -> Response:
     lang = language(request)
-    context = {"title": i18n.gettext("error.title", lang), "message": message,
-               "back": f"/cases/{case_id}"}
+    context = {
+        "title": i18n.gettext("error.title", lang),
+        "message": message,
+        "back": f"/cases/{case_id}",
+    }
     return render(request, "error.html", context, status=status)
 
 

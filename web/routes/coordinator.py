@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kernel.clock import local_date
-from kernel.errors import InvalidInput, TheodoiError
+from kernel.errors import InvalidInput, NotFound, TheodoiError
 from web import i18n, services
 from web import queries as wq
 from web.deps import (
     READERS,
     STAFF,
-    NotFoundError,
     Principal,
     check_csrf,
     codec,
@@ -29,8 +28,15 @@ from web.deps import (
 router = APIRouter(include_in_schema=False)
 
 TRAVELLER_FIELDS = (
-    "name", "position", "unit", "category", "destinations", "purpose", "email",
-    "departure", "return",
+    "name",
+    "position",
+    "unit",
+    "category",
+    "destinations",
+    "purpose",
+    "email",
+    "departure",
+    "return",
 )
 
 
@@ -45,8 +51,9 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         upcoming = wq.upcoming_deadlines(s, today, horizon)
         escalated = wq.escalated_cases(s, limit=50)
         notices = wq.notices(s, statuses=("failed", "held", "parked"), limit=50)
-    states = {name: list(app.registry[name].workflow.states) for name in counts
-              if name in app.registry}
+    states = {
+        name: list(app.registry[name].workflow.states) for name in counts if name in app.registry
+    }
     context = {
         "counts": counts,
         "states": states,
@@ -63,8 +70,9 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
 # -- a decision with several travellers -------------------------------------------------
 
 
-def _decision_context(request: Request, rows: int, values: dict[str, Any] | None = None,
-                      error: str | None = None) -> dict[str, Any]:
+def _decision_context(
+    request: Request, rows: int, values: dict[str, Any] | None = None, error: str | None = None
+) -> dict[str, Any]:
     app = theodoi(request)
     with app.db.session(write=False) as s:
         units = wq.units(s)
@@ -108,7 +116,8 @@ async def decision_create(
         decided_on = services.parse_day(values.get("decided_on"), "decided_on")
         with app.db.session() as s:
             cases = services.create_decision(
-                app, s,
+                app,
+                s,
                 number=values.get("number", ""),
                 decided_on=decided_on,
                 issuer=values.get("issuer", ""),
@@ -142,8 +151,7 @@ async def import_upload(
 
     app = theodoi(request)
     form = await request.form()
-    context = await importing.handle(app, form, request.session,
-                                     actor=f"user:{principal.email}")
+    context = await importing.handle(app, form, request.session, actor=f"user:{principal.email}")
     if context.get("done") is not None:
         flash(request, i18n.gettext("import.done", language(request), n=context["done"]))
         return RedirectResponse("/cases", status_code=303)
@@ -160,7 +168,7 @@ async def tick(request: Request, principal: Principal = Depends(require(*STAFF))
     with the system clock this route does not exist)."""
     app = theodoi(request)
     if not request.app.state.manual_clock:
-        raise NotFoundError()
+        raise NotFound()
     form = await request.form()
     try:
         days = max(0, min(int(str(form.get("days") or "0")), 400))

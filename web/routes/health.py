@@ -25,7 +25,5 @@ def readyz(request: Request) -> JSONResponse:
         with theodoi(request).db.session(write=False) as s:
             s.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        return JSONResponse(
-            {"status": "unavailable", "error": type(exc).__name__}, status_code=503
-        )
+        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
     return JSONResponse({"status": "ok"})

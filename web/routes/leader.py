@@ -46,8 +46,14 @@ def compliance_report(request: Request, with_cases: bool = False) -> dict[str, A
     params = period_from(request)
     period = reports.Period(params["start"], params["end"], params["by"])
     with app.db.session(write=False) as s:
-        return reports.compliance(s, period, params["as_of"], app.config.organisation.tz,
-                                  with_cases=with_cases, language=language(request))
+        return reports.compliance(
+            s,
+            period,
+            params["as_of"],
+            app.config.organisation.tz,
+            with_cases=with_cases,
+            language=language(request),
+        )
 
 
 def _month_label(month: str | None) -> str:
@@ -58,12 +64,15 @@ def _month_label(month: str | None) -> str:
 
 
 @router.get("/compliance")
-def compliance_page(request: Request, principal: Principal = Depends(require(*READERS))) -> Response:
+def compliance_page(
+    request: Request, principal: Principal = Depends(require(*READERS))
+) -> Response:
     lang = language(request)
     params = period_from(request)
     report = compliance_report(request)
-    by_category = [(i18n.label("category", r["category"], lang), r["filed_pct"])
-                   for r in report["by_category"]]
+    by_category = [
+        (i18n.label("category", r["category"], lang), r["filed_pct"]) for r in report["by_category"]
+    ]
     by_unit = [(r["name"] or r["unit"] or "—", r["filed_pct"]) for r in report["by_unit"]]
     by_month = [(_month_label(r["month"]), r["filed_pct"]) for r in report["by_month"]]
     context = {
@@ -78,7 +87,9 @@ def compliance_page(request: Request, principal: Principal = Depends(require(*RE
 
 
 @router.get("/compliance.xlsx")
-def compliance_xlsx(request: Request, principal: Principal = Depends(require(*READERS))) -> Response:
+def compliance_xlsx(
+    request: Request, principal: Principal = Depends(require(*READERS))
+) -> Response:
     report = compliance_report(request, with_cases=True)
     content = _workbook(theodoi(request), report)
     media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -104,5 +115,4 @@ def escalations(request: Request, principal: Principal = Depends(require(*READER
     with app.db.session(write=False) as s:
         rows = wq.escalated_cases(s)
         history = wq.escalation_history(s, [r["id"] for r in rows])
-    return render(request, "escalations.html",
-                  {"rows": rows, "history": history, "today": today})
+    return render(request, "escalations.html", {"rows": rows, "history": history, "today": today})

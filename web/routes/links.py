@@ -33,8 +33,11 @@ def link_principal(request: Request, token: str) -> Principal | None:
 
 def refused(request: Request) -> Response:
     lang = language(request)
-    context = {"title": i18n.gettext("link.refused_title", lang),
-               "message": i18n.gettext("link.refused", lang), "back": None}
+    context = {
+        "title": i18n.gettext("link.refused_title", lang),
+        "message": i18n.gettext("link.refused", lang),
+        "back": None,
+    }
     return render(request, "error.html", context, status=403)
 
 
@@ -53,5 +56,6 @@ async def link_submit(request: Request, token: str) -> Response:
     if principal is None:
         return refused(request)
     request.state.principal = principal
-    return await submit_report(request, principal, principal.case_id, f"/r/{token}",
-                               f"link:unit:{principal.unit_id}")
+    return await submit_report(
+        request, principal, principal.case_id, f"/r/{token}", f"link:unit:{principal.unit_id}"
+    )

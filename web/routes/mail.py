@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from kernel.errors import NotFound
 from notifications.catcher import MailStore, catcher_folder
-from web.deps import READERS, NotFoundError, Principal, render, require, theodoi
+from web.deps import READERS, Principal, render, require, theodoi
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,20 +34,24 @@ def mail_view(
     try:
         detail = _store(request).show(mail_id)
     except NotFound as exc:
-        raise NotFoundError() from exc
+        raise NotFound() from exc
     return render(request, "mail_view.html", {"m": detail, "s": detail.summary})
 
 
 @router.get("/mail/{mail_id}/attachments/{index}")
 def mail_attachment(
-    request: Request, mail_id: str, index: int,
+    request: Request,
+    mail_id: str,
+    index: int,
     principal: Principal = Depends(require(*READERS)),
 ) -> Response:
     try:
         item = _store(request).attachment(mail_id, index)
     except NotFound as exc:
-        raise NotFoundError() from exc
+        raise NotFound() from exc
     disposition = f"attachment; filename*=UTF-8''{quote(item.filename, safe='')}"
-    return Response(item.data, media_type=item.content_type,
-                    headers={"Content-Disposition": disposition,
-                             "X-Content-Type-Options": "nosniff"})
+    return Response(
+        item.data,
+        media_type=item.content_type,
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+    )

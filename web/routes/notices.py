@@ -20,7 +20,6 @@ from web import queries as wq
 from web.deps import (
     READERS,
     STAFF,
-    NotFoundError,
     Principal,
     check_csrf,
     flash,
@@ -47,8 +46,14 @@ def notice_list(
         rows = wq.notices(s, status=status or None, kind=kind or None, limit=300)
         counts = wq.notice_counts(s)
         kinds = sorted(set(s.execute(select(OutboxMessage.kind).distinct()).scalars()))
-    context = {"rows": rows, "counts": counts, "statuses": STATUSES, "kinds": kinds,
-               "status": status, "kind": kind}
+    context = {
+        "rows": rows,
+        "counts": counts,
+        "statuses": STATUSES,
+        "kinds": kinds,
+        "status": status,
+        "kind": kind,
+    }
     return render(request, "notices.html", context)
 
 
@@ -81,8 +86,13 @@ def preview(app: Any, message: OutboxMessage, now: datetime) -> dict[str, Any]:
         from notifications.render import Renderer
 
         row = message.model_dump()
-        ctx = notice_context(row, app.config, now, app.engine.calendar,
-                             link=f"{app.config.organisation.base_url}/r/…")
+        ctx = notice_context(
+            row,
+            app.config,
+            now,
+            app.engine.calendar,
+            link=f"{app.config.organisation.base_url}/r/…",
+        )
         rendered = Renderer(app.config.notifications.template_dir or None).render(
             message.kind, message.language, ctx
         )
@@ -99,7 +109,7 @@ def notice_page(
     with app.db.session(write=False) as s:
         message = s.get(OutboxMessage, message_id)
     if message is None:
-        raise NotFoundError()
+        raise NotFound()
     context = {"m": message, "preview": preview(app, message, app.clock.now())}
     return render(request, "notice.html", context)
 
@@ -109,13 +119,15 @@ ACTIONS = ("approve", "hold", "resend")
 
 @router.post("/notices/{message_id}/{action}", dependencies=[Depends(check_csrf)])
 def notice_action(
-    request: Request, message_id: int, action: str,
+    request: Request,
+    message_id: int,
+    action: str,
     principal: Principal = Depends(require(*STAFF)),
 ) -> Response:
     """Approve a held letter, hold a pending notice, send a failed one again
     (notifications.approval does it and writes it in the case's history)."""
     if action not in ACTIONS:
-        raise NotFoundError()
+        raise NotFound()
     app = theodoi(request)
     actor, now = f"user:{principal.email}", app.clock.now()
     lang = language(request)
@@ -127,7 +139,7 @@ def notice_action(
         else:
             approval.resend(app.db, app.config, message_id, actor, now)
     except NotFound as exc:
-        raise NotFoundError() from exc
+        raise NotFound() from exc
     except OutboxStateError as exc:
         flash(request, f"{i18n.gettext('error.title', lang)}: {exc}")
     else:

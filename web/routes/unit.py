@@ -44,9 +44,13 @@ def unit_home(request: Request, principal: Principal = Depends(require("unit")))
     today = local_date(app.clock.now(), app.config.organisation.tz)
     with app.db.session(write=False) as s:
         unit = s.get(Unit, only)
-        due = [r for st in REPORT_STATES
-               for r in wq.case_page(s, wq.CaseFilter(only_unit=only, state=st,
-                                                       sort="deadline"), None, 200).rows]
+        due = [
+            r
+            for st in REPORT_STATES
+            for r in wq.case_page(
+                s, wq.CaseFilter(only_unit=only, state=st, sort="deadline"), None, 200
+            ).rows
+        ]
         page = wq.case_page(s, flt, request.query_params.get("after"))
     due.sort(key=lambda r: (r["deadline"] is None, r["deadline"]))
     next_url = "/unit?" + urlencode({"after": page.next_cursor}) if page.next_cursor else None
@@ -81,8 +85,7 @@ def max_mb(app: Any) -> float:
     return float(getattr(app.config.web, "upload_max_mb", 10))
 
 
-def show_report_form(request: Request, principal: Principal, case_id: int,
-                     action: str) -> Response:
+def show_report_form(request: Request, principal: Principal, case_id: int, action: str) -> Response:
     context = report_form_context(request, principal, case_id)
     context["action"] = action
     return render(request, "report_form.html", context)
@@ -105,9 +108,14 @@ async def submit_report(
         errors.append(i18n.gettext("report.not_due", lang))
     sections, short = services.check_sections(values, min_chars(app))
     for key in short:
-        errors.append(i18n.gettext("report.too_short", lang,
-                                   section=i18n.gettext(f"report.{key}", lang),
-                                   min=min_chars(app)))
+        errors.append(
+            i18n.gettext(
+                "report.too_short",
+                lang,
+                section=i18n.gettext(f"report.{key}", lang),
+                min=min_chars(app),
+            )
+        )
     upload = form.get("file")
     limit = int(max_mb(app) * 1024 * 1024)
     content = await upload.read(limit + 1) if hasattr(upload, "read") else b""
@@ -123,8 +131,9 @@ async def submit_report(
     if not errors:
         try:
             with app.db.session() as s:
-                services.file_report(app, s, case.id, actor=actor, version=version,
-                                     upload=checked, sections=sections)
+                services.file_report(
+                    app, s, case.id, actor=actor, version=version, upload=checked, sections=sections
+                )
         except ConcurrentUpdate:
             errors.append(i18n.gettext("error.stale", lang))
         except TransitionNotAllowed:
@@ -135,8 +144,9 @@ async def submit_report(
         context["errors"] = errors
         return render(request, "report_form.html", context, status=400)
     flash(request, i18n.gettext("report.filed", lang))
-    return RedirectResponse(action if principal.case_id is not None else f"/cases/{case.id}",
-                            status_code=303)
+    return RedirectResponse(
+        action if principal.case_id is not None else f"/cases/{case.id}", status_code=303
+    )
 
 
 @router.get("/cases/{case_id}/report")
