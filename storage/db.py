@@ -19,7 +19,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlmodel import Session  # the transaction handle other layers annotate with (import it from here)
+from sqlmodel import (
+    Session,  # the transaction handle other layers annotate with (import it from here)
+)
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from storage import models  # noqa: F401  (registers the tables)
