@@ -132,7 +132,9 @@ def send(path: Path, port: int, count: int, build: Any) -> float:
     try:
         watch = timed()
         with _build_step(build), watch.running():
-            report = deliver_due(app.db, app.config, SEND_AT, worker_id="bench")
+            report = deliver_due(
+                app.db, app.config, SEND_AT, worker_id="bench", calendar=app.engine.calendar
+            )
     finally:
         app.close()
     check(report.sent == count, f"the sender sent {report.sent} of {count} ({report})")

@@ -41,6 +41,7 @@ def send(
             application.config,
             application.clock.now(),
             worker_id=application.worker_id,
+            calendar=application.engine.calendar,
             limit=limit,
         )
     for line in report.lines:
@@ -228,11 +229,15 @@ def _act(action: str, outbox_id: int, by: str | None, config: str | None) -> Non
         db, cfg, now = application.db, application.config, application.clock.now()
         actor = by or core._user()
         if action == "approve":
-            row = approval.approve(db, cfg, outbox_id, actor, now)
+            row = approval.approve(
+                db, cfg, outbox_id, actor, now, calendar=application.engine.calendar
+            )
         elif action == "hold":
             row = approval.hold(db, outbox_id, actor, now)
         else:
-            row = approval.resend(db, cfg, outbox_id, actor, now)
+            row = approval.resend(
+                db, cfg, outbox_id, actor, now, calendar=application.engine.calendar
+            )
         when = core.local(row["next_attempt_at"], cfg)
     typer.echo(f"outbox {outbox_id}: {row['status']} (next attempt {when})")
 

@@ -135,8 +135,16 @@ class Worker:
         if self.deliver is None:
             return False
         app = self.app
+        if not self.do_sweep:  # no sweep here reloads the admins' calendar overlay
+            with app.db.session(write=False) as session:
+                app.engine.reload_calendar(session)
         report = self.deliver(
-            app.db, app.config, app.clock.now(), worker_id=self.id, limit=self.send_batch
+            app.db,
+            app.config,
+            app.clock.now(),
+            worker_id=self.id,
+            calendar=app.engine.calendar,
+            limit=self.send_batch,
         )
         for line in getattr(report, "lines", ()):
             log.info("mail %s", line)

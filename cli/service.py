@@ -76,7 +76,13 @@ def build_scheduler(app: App, *, sweep: bool = True, send: bool = True) -> Backg
             scheduler.add_job(
                 _guarded(
                     "send",
-                    lambda: deliver_due(app.db, cfg, app.clock.now(), worker_id=app.worker_id),
+                    lambda: deliver_due(
+                        app.db,
+                        cfg,
+                        app.clock.now(),
+                        worker_id=app.worker_id,
+                        calendar=app.engine.calendar,
+                    ),
                 ),
                 "interval",
                 seconds=cfg.scheduler.send_interval_s,
@@ -91,7 +97,13 @@ def build_scheduler(app: App, *, sweep: bool = True, send: bool = True) -> Backg
             scheduler.add_job(
                 _guarded(
                     "digest",
-                    lambda: run_digest(app.db, cfg, app.clock.now(), worker_id=app.worker_id),
+                    lambda: run_digest(
+                        app.db,
+                        cfg,
+                        app.clock.now(),
+                        worker_id=app.worker_id,
+                        calendar=app.engine.calendar,
+                    ),
                 ),
                 cron_trigger(cfg.notifications.digest_cron, cfg.organisation.tz),
                 id="digest",

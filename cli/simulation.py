@@ -51,7 +51,9 @@ def simulate(app: App, end: datetime, *, send: bool = True) -> Iterator[str]:
         report = app.engine.sweep(instant)
         yield from report.lines
         if deliver is not None:
-            result = deliver(app.db, app.config, instant, worker_id=app.worker_id)
+            result = deliver(
+                app.db, app.config, instant, worker_id=app.worker_id, calendar=app.engine.calendar
+            )
             for line in getattr(result, "lines", []):
                 yield f"{to_local(instant, tz):%Y-%m-%d %H:%M}  {line}"
     clock.set(end)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kernel.calendar import BusinessCalendar
 from kernel.settings import Config
 from notifications import store
 from notifications.outbox import NoticePolicy, NoticeRequest, Router
@@ -18,18 +19,18 @@ from notifications.store import OutboxStateError
 from storage.db import Database
 
 
-def _policy(db: Database, config: Config) -> NoticePolicy:
-    closures, working = store.calendar_overlay(db)
-    return NoticePolicy.from_config(
-        config, config.business_calendar().with_overlay(closures, working)
-    )
-
-
 def approve(
-    db: Database, config: Config, outbox_id: int, actor: str, now: datetime
+    db: Database,
+    config: Config,
+    outbox_id: int,
+    actor: str,
+    now: datetime,
+    *,
+    calendar: BusinessCalendar,
 ) -> dict[str, Any]:
-    """held → pending, due at the next opening of the send window."""
-    next_at = _policy(db, config).send_at(now)
+    """held → pending, due at the next opening of the send window (over ``calendar``,
+    the one in effect: the engine's)."""
+    next_at = NoticePolicy.from_config(config, calendar).send_at(now)
     return store.change_status(
         db,
         outbox_id,
@@ -49,7 +50,13 @@ def hold(db: Database, outbox_id: int, actor: str, now: datetime) -> dict[str, A
 
 
 def resend(
-    db: Database, config: Config, outbox_id: int, actor: str, now: datetime
+    db: Database,
+    config: Config,
+    outbox_id: int,
+    actor: str,
+    now: datetime,
+    *,
+    calendar: BusinessCalendar,
 ) -> dict[str, Any]:
     """failed | parked → pending with a fresh count of attempts.
 
@@ -62,7 +69,7 @@ def resend(
         "attempts": 0,
         "last_error": None,
         "refused": {},
-        "next_attempt_at": _policy(db, config).send_at(now),
+        "next_attempt_at": NoticePolicy.from_config(config, calendar).send_at(now),
     }
     route = (row.get("context") or {}).get("_route")
     if route:

@@ -98,13 +98,14 @@ def notice_context(
     row: Mapping[str, Any],
     config: Config,
     now: datetime,
-    calendar: BusinessCalendar | None = None,
+    calendar: BusinessCalendar,
     *,
     link: str | None = None,
     link_expires: date | None = None,
 ) -> dict[str, Any]:
-    """Everything a template of ``row`` (an outbox row as a mapping) may use."""
-    calendar = calendar or config.business_calendar()
+    """Everything a template of ``row`` (an outbox row as a mapping) may use.
+
+    ``calendar`` is the one in effect (the engine's, with the admins' overlay)."""
     snapshot = dict(row.get("context") or {})
     ctx: dict[str, Any] = dict.fromkeys(CASE_KEYS)
     ctx.update(dict.fromkeys(DERIVED_KEYS))

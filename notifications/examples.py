@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from kernel.calendar import BusinessCalendar
 from kernel.settings import Config, load_config
 from notifications.context import notice_context
 from notifications.letters import letter_docx, letter_filename
@@ -163,9 +164,8 @@ def sample_rows() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def render_examples(out: Path, config: Config | None = None) -> str:
+def render_examples(out: Path, config: Config, calendar: BusinessCalendar) -> str:
     """Write HTML, PNG and DOCX files into ``out``; the markdown of the examples."""
-    config = config or load_config(None, {})
     out.mkdir(parents=True, exist_ok=True)
     renderer = Renderer()
     numbers = {
@@ -188,7 +188,9 @@ def render_examples(out: Path, config: Config | None = None) -> str:
         if kind in ("reminder", "rejected", "urging_letter"):
             link = f"{config.organisation.base_url}/r/eyJjIjoxMn0.YUBZUA.example"
         sent = SENT[name]
-        ctx = notice_context(row, config, sent, link=link, link_expires=date(2021, 10, 14))
+        ctx = notice_context(
+            row, config, sent, calendar, link=link, link_expires=date(2021, 10, 14)
+        )
         if name in numbers:
             ctx["letter_date"] = sent.date().isoformat()
         rendered = renderer.render(kind, "vi", ctx)
@@ -221,7 +223,10 @@ def render_examples(out: Path, config: Config | None = None) -> str:
         "reminder",
         "en",
         notice_context(
-            {"kind": "reminder", "level": 1, "context": sample_rows()[1][1]}, config, NOW
+            {"kind": "reminder", "level": 1, "context": sample_rows()[1][1]},
+            config,
+            NOW,
+            calendar,
         ),
     )
     md += [
@@ -295,7 +300,10 @@ def _docx_page(docx: Path, png: Path) -> Path | None:
 
 def main(argv: list[str]) -> int:
     doc = DOCS / "notifications.md"
-    section = render_examples(DOCS / "notifications")
+    # This script is its own edge: the examples show the built-in configuration with no
+    # database, so the calendar in effect is the configured one, without an overlay.
+    config = load_config(None, {})
+    section = render_examples(DOCS / "notifications", config, config.business_calendar())
     text = doc.read_text(encoding="utf-8")
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)

@@ -21,6 +21,7 @@ from typing import Any
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from kernel.errors import TheodoiError
+from notifications import store
 
 SALT = "theodoi.case-link"
 SECRET_NAME = "web.secret_key"
@@ -73,8 +74,6 @@ def secret_key(db: Any, config: Any, now: datetime) -> str:
     """``[web] secret_key`` if set, else the database's own generated key (made once)."""
     if config.web.secret_key:
         return config.web.secret_key
-    from notifications import store
-
     return store.get_or_create_secret(db, SECRET_NAME, secrets.token_urlsafe(48), now)
 
 

@@ -228,12 +228,12 @@ class MessageBuilder:
     def __init__(
         self,
         config: Config,
-        calendar: BusinessCalendar | None = None,
+        calendar: BusinessCalendar,
         renderer: Renderer | None = None,
         secret: str | None = None,
     ) -> None:
         self.config = config
-        self.calendar = calendar or config.business_calendar()
+        self.calendar = calendar  # the one in effect: the engine's, with the admins' overlay
         self.renderer = renderer or Renderer(config.notifications.template_dir or None)
         self.secret = secret
         self.domain = config.smtp.from_address.rpartition("@")[2] or "theodoi.local"

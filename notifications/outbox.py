@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from kernel import clock
 from kernel.calendar import BusinessCalendar
+from kernel.settings import parse_window
 
 ALERT = "alert"
 # Roles whose language is the unit's own (the rest get the default language).
@@ -90,14 +91,12 @@ class NoticePolicy:
     approval: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: Any, calendar: BusinessCalendar | None = None) -> NoticePolicy:
-        from kernel.settings import parse_window
-
+    def from_config(cls, config: Any, calendar: BusinessCalendar) -> NoticePolicy:
+        """The policy of ``config`` over ``calendar``, the one in effect (the engine's,
+        with the admins' overlay)."""
         notifications = config.notifications
         start, end = parse_window(notifications.send_window)
-        window = SendWindow(
-            start, end, config.organisation.tz, calendar or config.business_calendar()
-        )
+        window = SendWindow(start, end, config.organisation.tz, calendar)
         return cls(notifications.language or "vi", window, dict(notifications.approval))
 
     def needs_approval(self, kind: str) -> bool:

@@ -50,6 +50,7 @@ from typing import Any
 
 import aiosmtplib
 
+from kernel.calendar import BusinessCalendar
 from kernel.clock import local_date
 from kernel.settings import Config
 from notifications import links, store
@@ -185,13 +186,18 @@ class _Pass:
     """One delivery pass; see the module docstring."""
 
     def __init__(
-        self, db: Database, config: Config, now: datetime, worker_id: str, rng: random.Random
+        self,
+        db: Database,
+        config: Config,
+        calendar: BusinessCalendar,
+        now: datetime,
+        worker_id: str,
+        rng: random.Random,
     ) -> None:
         self.db, self.config, self.now, self.rng = db, config, now, rng
         self.worker_id = worker_id[:40]
         self.report = DeliveryReport()
-        closures, working = store.calendar_overlay(db)
-        self.calendar = config.business_calendar().with_overlay(closures, working)
+        self.calendar = calendar
         self.policy = NoticePolicy.from_config(config, self.calendar)
         self.domain = config.smtp.from_address.rpartition("@")[2] or "theodoi.local"
         self.lease_s = config.worker.lease_s
@@ -438,11 +444,12 @@ async def adeliver_due(
     now: datetime,
     worker_id: str = "sender",
     *,
+    calendar: BusinessCalendar,
     limit: int | None = None,
     rng: random.Random | None = None,
 ) -> DeliveryReport:
     """The async core of :func:`deliver_due`."""
-    return await _Pass(db, config, now, worker_id, rng or random.Random()).run(limit)
+    return await _Pass(db, config, calendar, now, worker_id, rng or random.Random()).run(limit)
 
 
 def deliver_due(
@@ -451,15 +458,18 @@ def deliver_due(
     now: datetime,
     worker_id: str = "sender",
     *,
+    calendar: BusinessCalendar,
     limit: int | None = None,
     rng: random.Random | None = None,
 ) -> DeliveryReport:
     """Deliver what is due at ``now`` (naive UTC; simulated or real), once.
 
+    ``calendar`` is the one in effect (the engine's, with the admins' overlay): the
+    send window and the dates in the messages follow it.
     Safe to call from a thread that runs an event loop (it then uses its own thread).
     """
     coro_args = (db, config, now, worker_id)
-    kwargs = {"limit": limit, "rng": rng}
+    kwargs = {"calendar": calendar, "limit": limit, "rng": rng}
     try:
         asyncio.get_running_loop()
     except RuntimeError:

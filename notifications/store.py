@@ -1,100 +1,32 @@
-"""The outbox's own queries: claim, record outcomes, number letters, approve, list.
+"""The sender's and the coordinators' side of the outbox, one short transaction each.
 
-Each function is one short transaction. Claims are compare-and-set updates (the
-row must still be due or its lease expired), so two senders never both claim one
-row; on PostgreSQL the candidates are also taken ``FOR UPDATE SKIP LOCKED`` so
-senders do not wait on each other. The sender records its outcomes (sent, retry,
-failed/parked, released, alerts) in batches: :func:`record` writes many in one
-transaction.
+The SQL lives in ``storage/`` (:mod:`storage.outbox`: claim with a lease, outcomes,
+listings; :mod:`storage.letters`: letter numbers); here is what it means: which
+history event an outcome writes, which statuses a coordinator may move a row from,
+and the outcomes the sender records in batches (:func:`record` writes many in one
+transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Integer,
-    and_,
-    bindparam,
-    func,
-    literal_column,
-    or_,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from kernel.errors import NotFound, TheodoiError
-from storage import queries
-from storage.db import Database
-from storage.models import AppSecret, Case, LetterSequence, OutboxMessage, Unit
+from storage import app_secrets, letters, queries
+from storage import outbox as outbox_rows
+from storage.db import Database, Session
+from storage.models import Unit
 
-OUTBOX = OutboxMessage.__table__
-CASE = Case.__table__
-UNIT = Unit.__table__
-SEQUENCE = LetterSequence.__table__
-SECRET = AppSecret.__table__
 ACTOR = "system:sender"
+LATE = ("overdue", "escalated")  # the states an escalation letter lists
+URGING = "urging_letter"  # the notice kind whose letter an escalation letter cites
 
 
 class OutboxStateError(TheodoiError):
     """An approval/hold/resend that the row's status does not allow."""
-
-
-def _insert(session: Any, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
-def _due(now: datetime) -> Any:
-    return or_(
-        and_(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now),
-        and_(OUTBOX.c.status == "sending", OUTBOX.c.claimed_until < now),
-    )
-
-
-# SQLite's planner, without statistics, prefers ix_outbox_status (an equality) and then
-# sorts every pending row; INDEXED BY makes it walk the partial index (and fail loudly
-# rather than scan if the index ever goes).
-_DUE_SQLITE = text(
-    "SELECT id FROM outbox INDEXED BY ix_outbox_due"
-    " WHERE status = 'pending' AND next_attempt_at <= :now"
-    " ORDER BY next_attempt_at LIMIT :n"
-).bindparams(bindparam("now", type_=DateTime()), bindparam("n", type_=Integer()))
-
-
-def due_ids(dialect: str, now: datetime, limit: int) -> Any:
-    """Pending rows due at ``now``, oldest first: a walk of the partial index
-    ``ix_outbox_due`` (``next_attempt_at WHERE status = 'pending'``) that stops after
-    ``limit`` rows, however long the outbox. The status is a literal: neither SQLite
-    nor a generic PostgreSQL plan matches a partial index's predicate against a
-    bound parameter."""
-    if dialect == "sqlite":
-        return _DUE_SQLITE.bindparams(now=now, n=limit)
-    return (
-        select(OUTBOX.c.id)
-        .where(OUTBOX.c.status == literal_column("'pending'"), OUTBOX.c.next_attempt_at <= now)
-        .order_by(OUTBOX.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-
-
-def expired_ids(dialect: str, now: datetime, limit: int) -> Any:
-    """Rows whose sender died holding them (``sending``, lease expired), through
-    ``ix_outbox_status``: only the few ``sending`` rows (those in flight) are read."""
-    stmt = (
-        select(OUTBOX.c.id)
-        .where(OUTBOX.c.status == literal_column("'sending'"), OUTBOX.c.claimed_until < now)
-        .limit(limit)
-    )
-    return stmt.with_for_update(skip_locked=True) if dialect == "postgresql" else stmt
 
 
 # -- the sender ---------------------------------------------------------------------------
@@ -105,39 +37,13 @@ def claim(
 ) -> list[dict[str, Any]]:
     """Mark up to ``limit`` due rows (or rows whose lease expired) ``sending`` for ``token``."""
     with db.session() as session:
-        dialect = session.get_bind().dialect.name
-        ids = list(session.execute(expired_ids(dialect, now, limit)).scalars())
-        if len(ids) < limit:
-            ids += session.execute(due_ids(dialect, now, limit - len(ids))).scalars()
-        if not ids:
-            return []
-        session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id.in_(ids), _due(now))
-            .values(
-                status="sending",
-                claimed_by=token,
-                claimed_until=lease_until,
-                attempts=OUTBOX.c.attempts + 1,
-            )
-        )
-        rows = session.execute(
-            select(OUTBOX)
-            .where(OUTBOX.c.id.in_(ids), OUTBOX.c.claimed_by == token)
-            .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
-        )
-        return [dict(r) for r in rows.mappings()]
+        return outbox_rows.claim(session, now, token, lease_until, limit)
 
 
 def defer_closed_window(db: Database, now: datetime, opening: datetime) -> int:
     """Outside the send window: due rows wait for its next opening."""
     with db.session() as session:
-        result = session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
-            .values(next_attempt_at=opening)
-        )
-        return result.rowcount or 0
+        return outbox_rows.postpone_due(session, now, opening)
 
 
 @dataclass(frozen=True)
@@ -187,18 +93,6 @@ class Alert:
 
 Mark = Sent | Retry | Stopped | Released | Alert
 
-_RETRY = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id == bindparam("r_id"), OUTBOX.c.claimed_by == bindparam("r_token"))
-    .values(
-        status="pending",
-        next_attempt_at=bindparam("r_next"),
-        last_error=bindparam("r_error"),
-        claimed_by=None,
-        claimed_until=None,
-    )
-)
-
 
 def record(db: Database, now: datetime, marks: Sequence[Mark]) -> None:
     """Write the sender's outcomes, in one transaction.
@@ -208,18 +102,14 @@ def record(db: Database, now: datetime, marks: Sequence[Mark]) -> None:
     """
     if not marks:
         return
-    plain: list[int] = []
-    refused: list[Sent] = []
-    retries: list[dict[str, Any]] = []
+    sent: dict[int, Mapping[str, str]] = {}
+    retries: list[tuple[int, str, datetime, str]] = []
     alerts: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    events: list[dict[str, Any] | None] = []
     with db.session() as session:
         for mark in marks:
             if isinstance(mark, Sent):
-                if mark.refused:
-                    refused.append(mark)
-                else:
-                    plain.append(mark.row["id"])
+                sent[mark.row["id"]] = mark.refused
                 events.append(
                     _event(
                         mark.row,
@@ -235,107 +125,55 @@ def record(db: Database, now: datetime, marks: Sequence[Mark]) -> None:
                     )
                 )
             elif isinstance(mark, Retry):
-                retries.append(
-                    {
-                        "r_id": mark.row["id"],
-                        "r_token": mark.token,
-                        "r_next": mark.next_at,
-                        "r_error": mark.error[:2000],
-                    }
-                )
+                retries.append((mark.row["id"], mark.token, mark.next_at, mark.error[:2000]))
             elif isinstance(mark, Stopped):
-                session.execute(
-                    update(OUTBOX)
-                    .where(OUTBOX.c.id == mark.row["id"], OUTBOX.c.claimed_by == mark.token)
-                    .values(
-                        status=mark.status,
-                        last_error=mark.error[:2000],
-                        claimed_by=None,
-                        claimed_until=None,
-                    )
+                outbox_rows.mark_stopped(
+                    session, mark.row["id"], mark.token, mark.status, mark.error[:2000]
                 )
                 if mark.alert is not None:
                     alerts.append(mark.alert)
                 events.append(_event(mark.row, f"notice_{mark.status}", now, mark.error[:500], {}))
             elif isinstance(mark, Released):
-                session.execute(
-                    update(OUTBOX)
-                    .where(OUTBOX.c.id.in_(list(mark.ids)), OUTBOX.c.claimed_by == mark.token)
-                    .values(
-                        status="pending",
-                        attempts=OUTBOX.c.attempts - 1,
-                        claimed_by=None,
-                        claimed_until=None,
-                    )
-                )
+                outbox_rows.release(session, mark.ids, mark.token)
             else:
                 alerts.append(mark.row)
-        sent = {
-            "status": "sent",
-            "sent_at": now,
-            "last_error": None,
-            "claimed_by": None,
-            "claimed_until": None,
-        }
-        if plain:
-            session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id.in_(plain), OUTBOX.c.status != "sent")
-                .values(refused={}, **sent)
-            )
-        for mark in refused:
-            session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == mark.row["id"], OUTBOX.c.status != "sent")
-                .values(refused=dict(mark.refused), **sent)
-            )
-        if retries:
-            session.connection().execute(_RETRY, retries)
-        queries.insert_outbox(session, alerts)
+        outbox_rows.mark_sent(session, now, sent)
+        outbox_rows.mark_retry(session, retries)
+        outbox_rows.enqueue(session, alerts)
         queries.insert_events(session, [e for e in events if e is not None])
 
 
 def insert_rows(db: Database, rows: Sequence[dict[str, Any]]) -> None:
     with db.session() as session:
-        queries.insert_outbox(session, rows)
+        outbox_rows.enqueue(session, rows)
 
 
 def outbox_id_for_key(db: Database, key: str) -> int | None:
     with db.session(write=False) as session:
-        return session.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == key)).scalar()
+        return outbox_rows.id_for_key(session, key)
 
 
 # -- letters -----------------------------------------------------------------------------
 
 
 def number_letter(
-    db: Database, row_id: int, year: int, format_number: Any, extra_context: Mapping[str, Any]
+    db: Database,
+    row_id: int,
+    year: int,
+    format_number: Callable[[int], str],
+    extra_context: Mapping[str, Any],
 ) -> tuple[str, dict[str, Any]]:
-    """Assign, format and store the letter number in one transaction; (number, context)."""
+    """Assign, format and store the letter number in one transaction; (number, context).
+
+    A row numbered already keeps its number and context (a retry renders the same
+    letter)."""
     with db.session() as session:
-        current = session.execute(
-            select(OUTBOX.c.letter_number, OUTBOX.c.context).where(OUTBOX.c.id == row_id)
-        ).one()
-        if current.letter_number:
-            return current.letter_number, dict(current.context or {})
-        session.execute(
-            _insert(session, SEQUENCE)
-            .values(year=year, last_number=0)
-            .on_conflict_do_nothing(index_elements=["year"])
-        )
-        session.execute(
-            update(SEQUENCE)
-            .where(SEQUENCE.c.year == year)
-            .values(last_number=SEQUENCE.c.last_number + 1)
-        )
-        number = session.execute(
-            select(SEQUENCE.c.last_number).where(SEQUENCE.c.year == year)
-        ).scalar_one()
-        text = format_number(number)
-        context = {**(current.context or {}), **extra_context}
-        session.execute(
-            update(OUTBOX).where(OUTBOX.c.id == row_id).values(letter_number=text, context=context)
-        )
+        number, context = letters.letter_of(session, row_id)
+        if number:
+            return number, context
+        text = format_number(letters.next_number(session, year))
+        context = {**context, **extra_context}
+        letters.set_letter(session, row_id, text, context)
         return text, context
 
 
@@ -345,57 +183,26 @@ def unit_overdue_cases(db: Database, case_id: int | None, workflow: str) -> list
     if case_id is None:
         return []
     with db.session(write=False) as session:
-        unit_id = session.execute(select(CASE.c.unit_id).where(CASE.c.id == case_id)).scalar()
-        if unit_id is None:
-            cond = CASE.c.id == case_id
-        else:
-            cond = and_(
-                CASE.c.unit_id == unit_id,
-                CASE.c.workflow == workflow,
-                CASE.c.state.in_(("overdue", "escalated")),
-            )
-        rows = (
-            session.execute(
-                select(CASE)
-                .where(or_(cond, CASE.c.id == case_id))
-                .order_by(CASE.c.deadline, CASE.c.id)
-            )
-            .mappings()
-            .all()
-        )
-        ids = [r["id"] for r in rows]
-        letters: dict[int, tuple[str, datetime | None]] = {}
-        if ids:
-            for lr in session.execute(
-                select(OUTBOX.c.case_id, OUTBOX.c.letter_number, OUTBOX.c.sent_at)
-                .where(
-                    OUTBOX.c.case_id.in_(ids),
-                    OUTBOX.c.kind == "urging_letter",
-                    OUTBOX.c.letter_number.is_not(None),
-                )
-                .order_by(OUTBOX.c.id)
-            ):
-                letters[lr.case_id] = (lr.letter_number, lr.sent_at)
-        decisions = queries.decisions_by_id(session, {r["decision_id"] for r in rows})
-        out = []
-        for r in rows:
-            decision = decisions.get(r["decision_id"])
-            urging = letters.get(r["id"])
-            out.append(
-                {
-                    "case_id": r["id"],
-                    "name": r["name"],
-                    "position": r["position"],
-                    "decision_number": decision.number if decision else None,
-                    "decision_date": decision.decided_on.isoformat() if decision else None,
-                    "actual_return": r["actual_return"].isoformat() if r["actual_return"] else None,
-                    "deadline": r["deadline"].isoformat() if r["deadline"] else None,
-                    "escalation_level": r["escalation_level"],
-                    "urging_number": urging[0] if urging else None,
-                    "urging_date": urging[1].isoformat() if urging and urging[1] else None,
-                }
-            )
-        return out
+        rows = letters.unit_cases(session, case_id, workflow, LATE, URGING)
+    return [
+        {
+            "case_id": r["id"],
+            "name": r["name"],
+            "position": r["position"],
+            "decision_number": r["decision_number"],
+            "decision_date": _iso(r["decided_on"]),
+            "actual_return": _iso(r["actual_return"]),
+            "deadline": _iso(r["deadline"]),
+            "escalation_level": r["escalation_level"],
+            "urging_number": r["urging_number"],
+            "urging_date": _iso(r["urging_sent_at"]),
+        }
+        for r in rows
+    ]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
 
 
 # -- coordinators' actions ---------------------------------------------------------------
@@ -403,10 +210,10 @@ def unit_overdue_cases(db: Database, case_id: int | None, workflow: str) -> list
 
 def get_row(db: Database, outbox_id: int) -> dict[str, Any]:
     with db.session(write=False) as session:
-        row = session.execute(select(OUTBOX).where(OUTBOX.c.id == outbox_id)).mappings().first()
+        row = outbox_rows.get(session, outbox_id)
     if row is None:
         raise NotFound(f"outbox message {outbox_id} does not exist")
-    return dict(row)
+    return row
 
 
 def change_status(
@@ -421,7 +228,7 @@ def change_status(
     """Move a row from one of ``allowed`` statuses, with a history event; the new row."""
     allowed = tuple(allowed)
     with db.session() as session:
-        row = session.execute(select(OUTBOX).where(OUTBOX.c.id == outbox_id)).mappings().first()
+        row = outbox_rows.get(session, outbox_id)
         if row is None:
             raise NotFound(f"outbox message {outbox_id} does not exist")
         if row["status"] not in allowed:
@@ -429,14 +236,11 @@ def change_status(
                 f"outbox message {outbox_id} is {row['status']}; "
                 f"this needs one of: {', '.join(allowed)}"
             )
-        session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == outbox_id, OUTBOX.c.status == row["status"])
-            .values(**values)
-        )
-        _history(session, dict(row), event, now, None, {"by": actor}, actor=actor)
-        new = session.execute(select(OUTBOX).where(OUTBOX.c.id == outbox_id)).mappings().one()
-        return dict(new)
+        outbox_rows.update_if_status(session, outbox_id, row["status"], values)
+        _history(session, row, event, now, None, {"by": actor}, actor=actor)
+        new = outbox_rows.get(session, outbox_id)
+        assert new is not None  # read in this transaction
+        return new
 
 
 def units_by_id(db: Database) -> dict[int, Unit]:
@@ -448,23 +252,7 @@ def list_rows(
     db: Database, status: str | None = None, limit: int = 100, case_id: int | None = None
 ) -> list[dict[str, Any]]:
     with db.session(write=False) as session:
-        stmt = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
-        if status:
-            stmt = stmt.where(OUTBOX.c.status == status)
-        if case_id is not None:
-            stmt = stmt.where(OUTBOX.c.case_id == case_id)
-        return [dict(r) for r in session.execute(stmt).mappings()]
-
-
-def status_counts(db: Database) -> dict[str, int]:
-    with db.session(write=False) as session:
-        stmt = select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
-        return {status: count for status, count in session.execute(stmt)}
-
-
-def calendar_overlay(db: Database) -> tuple[list[Any], list[Any]]:
-    with db.session(write=False) as session:
-        return queries.calendar_overlay(session)
+        return outbox_rows.list_rows(session, status, limit, case_id)
 
 
 # -- secrets ----------------------------------------------------------------------------
@@ -473,16 +261,11 @@ def calendar_overlay(db: Database) -> tuple[list[Any], list[Any]]:
 def get_or_create_secret(db: Database, name: str, candidate: str, now: datetime) -> str:
     """The stored value of ``name``; ``candidate`` is stored first if there is none."""
     with db.session() as session:
-        session.execute(
-            _insert(session, SECRET)
-            .values(name=name, value=candidate, created_at=now)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        return session.execute(select(SECRET.c.value).where(SECRET.c.name == name)).scalar_one()
+        return app_secrets.get_or_create(session, name, candidate, now)
 
 
 def _history(
-    session: Any,
+    session: Session,
     row: Mapping[str, Any],
     event: str,
     now: datetime,

@@ -135,13 +135,15 @@ def test_a_trip_from_approval_past_escalation_level_2(app: App, smtp_server: Smt
 
 def test_thirty_days_down_sends_only_the_current_notice(app: App, smtp_server: SmtpServer) -> None:
     case_id = add_trip(app)
-    deliver_due(app.db, app.config, CREATED, "acceptance")  # the approval notice, before
+    deliver_due(
+        app.db, app.config, CREATED, "acceptance", calendar=app.engine.calendar
+    )  # the approval notice, before
     # Down from 10/09 to 21/10/2021: both reminders, the urging letter and both
     # escalations fell due meanwhile.
     back = datetime(2021, 10, 21, 2, 0)
     app.clock.set(back)
     app.engine.sweep(back)
-    deliver_due(app.db, app.config, back, "acceptance")
+    deliver_due(app.db, app.config, back, "acceptance", calendar=app.engine.calendar)
     kinds = [m.kind for m in smtp_server.received()]
     assert kinds == ["approval_notice", "escalation"]
     (latest,) = smtp_server.by_kind("escalation")
@@ -260,7 +262,9 @@ def test_catcher_keeps_mail_and_the_cli_shows_it(tmp_path: Path) -> None:
         config = make_config(f"sqlite:///{db}", THEODOI_SMTP__PORT=str(port))
         app = open_app(config, ManualClock(CREATED), upgrade=True)
         add_trip(app, name='Nguyễn "Văn" <An>')
-        report = deliver_due(app.db, app.config, CREATED, "acceptance")
+        report = deliver_due(
+            app.db, app.config, CREATED, "acceptance", calendar=app.engine.calendar
+        )
         app.close()
         assert report.sent == 1
     finally:

@@ -74,7 +74,7 @@ def _standard_build(monkeypatch: pytest.MonkeyPatch, builder: MessageBuilder, r:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_each_kind_is_the_bytes_the_standard_policy_writes(monkeypatch, config, kind, language):
-    builder = MessageBuilder(config, secret="s3cret")
+    builder = MessageBuilder(config, config.business_calendar(), secret="s3cret")
     r = row(kind, language=language, name='Trần "Bình" (Tổ 1); a,b <c>')
     r["cc_addrs"] = ["an@example.vn", "o'brien.x+y@sub-1.example.vn"]
     fast = builder.build(r, NOW).as_bytes()
@@ -154,7 +154,7 @@ def test_a_boundary_found_in_the_text_is_replaced(monkeypatch):
 
 
 def test_from_is_folded_once_and_still_reads_as_an_address(config):
-    builder = MessageBuilder(config)
+    builder = MessageBuilder(config, config.business_calendar())
     first = builder.build(row("reminder"), NOW)
     second = builder.build(row("reminder"), NOW)
     assert first.message["From"] is second.message["From"]
@@ -190,7 +190,7 @@ def _python_docx_letter(letter: LetterText, number: str, on: date, org: dict) ->
 
 
 def test_letter_package_holds_the_parts_python_docx_writes(config):
-    ctx = notice_context(row("escalation", level=2), config, NOW)
+    ctx = notice_context(row("escalation", level=2), config, NOW, config.business_calendar())
     ctx["letter_date"] = "2021-09-22"
     letter = Renderer().render_letter("escalation", "vi", ctx)
     on = date(2021, 9, 22)
@@ -206,7 +206,7 @@ def test_letter_package_holds_the_parts_python_docx_writes(config):
 
 
 def test_the_same_letter_gives_the_same_bytes(config):
-    ctx = notice_context(row("urging_letter", level=0), config, NOW)
+    ctx = notice_context(row("urging_letter", level=0), config, NOW, config.business_calendar())
     ctx["letter_date"] = "2021-09-22"
     letter = Renderer().render_letter("urging_letter", "vi", ctx)
     made = [
@@ -225,7 +225,9 @@ def test_the_same_letter_gives_the_same_bytes(config):
 
 
 def test_standard_generator_agrees_on_a_whole_message(config):
-    built = MessageBuilder(config, secret="s3cret").build(row("urging_letter", level=0), NOW)
+    built = MessageBuilder(config, config.business_calendar(), secret="s3cret").build(
+        row("urging_letter", level=0), NOW
+    )
     out = io.BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=MAIL_POLICY).flatten(built.message)
     assert _BOUNDARY.sub(b"B", out.getvalue()) == _BOUNDARY.sub(b"B", built.as_bytes())

@@ -79,7 +79,7 @@ def test_roles_resolve_to_addresses(config) -> None:
 
 def test_language_follows_the_recipient_unit(config) -> None:
     router = Router({1: FakeUnit("kr@example.kr", None, "en")}, config.recipients)
-    policy = NoticePolicy.from_config(config)
+    policy = NoticePolicy.from_config(config, config.business_calendar())
     (to_unit,) = build_rows([request()], router, TUESDAY_0800, "d", policy=policy)
     (to_leaders,) = build_rows(
         [request("escalation", ("ladder",), (), 1)], router, TUESDAY_0800, "d", policy=policy
@@ -98,7 +98,7 @@ def test_unroutable_notice_is_parked_with_an_alert(config) -> None:
 
 
 def test_send_window_opens_on_the_next_working_morning(config) -> None:
-    window = NoticePolicy.from_config(config).window
+    window = NoticePolicy.from_config(config, config.business_calendar()).window
     assert isinstance(window, SendWindow)
     assert window.next_opening(TUESDAY_0800) == TUESDAY_0800
     # Friday 30/04/2021 at 18:00: 30/4, 1/5 (Sat), 2/5 (Sun), 3/5 (compensation) are off.
@@ -113,7 +113,13 @@ def test_send_window_opens_on_the_next_working_morning(config) -> None:
 def test_rows_enqueued_at_night_wait_for_the_window(config) -> None:
     router = Router({1: FakeUnit("tb@example.vn", None)}, config.recipients)
     midnight = datetime(2021, 9, 21, 17, 0)  # 24:00 local, when a deadline passes
-    (row,) = build_rows([request()], router, midnight, "d", policy=NoticePolicy.from_config(config))
+    (row,) = build_rows(
+        [request()],
+        router,
+        midnight,
+        "d",
+        policy=NoticePolicy.from_config(config, config.business_calendar()),
+    )
     assert row["next_attempt_at"] == datetime(2021, 9, 22, 0, 30)
 
 
@@ -141,7 +147,9 @@ def _rows(app: App, kind: str | None = None) -> list[OutboxMessage]:
 
 
 def _deliver(app: App, now: datetime):
-    return deliver_due(app.db, app.config, now, "t", rng=random.Random(1))
+    return deliver_due(
+        app.db, app.config, now, "t", calendar=app.engine.calendar, rng=random.Random(1)
+    )
 
 
 def test_letters_wait_for_approval(app: App, smtp_server: SmtpServer) -> None:
@@ -153,8 +161,12 @@ def test_letters_wait_for_approval(app: App, smtp_server: SmtpServer) -> None:
     _deliver(app, morning)
     assert smtp_server.by_kind("urging_letter") == []
     with pytest.raises(OutboxStateError):
-        approval.resend(app.db, app.config, letter.id, "cli:lan", morning)
-    approved = approval.approve(app.db, app.config, letter.id, "cli:lan", morning)
+        approval.resend(
+            app.db, app.config, letter.id, "cli:lan", morning, calendar=app.engine.calendar
+        )
+    approved = approval.approve(
+        app.db, app.config, letter.id, "cli:lan", morning, calendar=app.engine.calendar
+    )
     assert approved["status"] == "pending"
     _deliver(app, morning)
     (mail,) = smtp_server.by_kind("urging_letter")
@@ -170,12 +182,16 @@ def test_hold_and_resend(app: App, smtp_server: SmtpServer) -> None:
     held = approval.hold(app.db, notice.id, "cli:lan", TUESDAY_0800)
     assert held["status"] == "held"
     assert _deliver(app, TUESDAY_0800).sent == 0
-    approval.approve(app.db, app.config, notice.id, "cli:lan", TUESDAY_0800)
+    approval.approve(
+        app.db, app.config, notice.id, "cli:lan", TUESDAY_0800, calendar=app.engine.calendar
+    )
     smtp_server.refuse("syt@example.vn", "550 5.1.1 unknown")
     _deliver(app, TUESDAY_0800)
     assert _rows(app, "approval_notice")[0].status == "failed"
     smtp_server.refusals.clear()
-    again = approval.resend(app.db, app.config, notice.id, "cli:lan", TUESDAY_0800)
+    again = approval.resend(
+        app.db, app.config, notice.id, "cli:lan", TUESDAY_0800, calendar=app.engine.calendar
+    )
     assert again["status"] == "pending" and again["attempts"] == 0
     _deliver(app, TUESDAY_0800)
     assert _rows(app, "approval_notice")[0].status == "sent"
@@ -195,10 +211,14 @@ def test_unit_without_address_alerts_then_resend_after_fixing(
     assert alert.rcpt_tos == ("lshtqt@songoaivu.local",)
     assert "Ban Dân tộc" in alert.text() and f"theodoi outbox resend {notice.id}" in alert.text()
     with pytest.raises(OutboxStateError, match="still no address for unit"):
-        approval.resend(app.db, app.config, notice.id, "cli:lan", TUESDAY_0800)
+        approval.resend(
+            app.db, app.config, notice.id, "cli:lan", TUESDAY_0800, calendar=app.engine.calendar
+        )
     with app.db.session() as session:
         session.get(Unit, unit.id).email = "bdt@example.vn"
-    approval.resend(app.db, app.config, notice.id, "cli:lan", TUESDAY_0800)
+    approval.resend(
+        app.db, app.config, notice.id, "cli:lan", TUESDAY_0800, calendar=app.engine.calendar
+    )
     _deliver(app, TUESDAY_0800)
     (mail,) = smtp_server.by_kind("approval_notice")
     assert mail.rcpt_tos == ("bdt@example.vn",)
@@ -218,8 +238,13 @@ def test_weekly_digest_once_per_iso_week(app: App, smtp_server: SmtpServer) -> N
     app.engine.sweep(datetime(2021, 9, 19, 0, 0))
     monday = datetime(2021, 9, 20, 0, 30)  # Monday 07:30
     assert digest_key(date(2021, 9, 20)) == "digest:2021-W38"
-    assert run_digest(app.db, app.config, monday, "w1") is True
-    assert run_digest(app.db, app.config, monday + timedelta(minutes=1), "w2") is False
+    assert run_digest(app.db, app.config, monday, "w1", calendar=app.engine.calendar) is True
+    assert (
+        run_digest(
+            app.db, app.config, monday + timedelta(minutes=1), "w2", calendar=app.engine.calendar
+        )
+        is False
+    )
     (row,) = _rows(app, "digest")
     data = row.context["digest"]
     assert [c["case_id"] for c in data["due"]] == [due]
@@ -230,7 +255,12 @@ def test_weekly_digest_once_per_iso_week(app: App, smtp_server: SmtpServer) -> N
     (mail,) = smtp_server.by_kind("digest")
     assert mail.subject == "Tổng hợp tuần 38/2021: 1 hồ sơ đến hạn, 1 hồ sơ quá hạn"
     assert "Trần Thị Bình" in mail.text()
-    assert run_digest(app.db, app.config, monday + timedelta(days=7), "w1") is True
+    assert (
+        run_digest(
+            app.db, app.config, monday + timedelta(days=7), "w1", calendar=app.engine.calendar
+        )
+        is True
+    )
 
 
 def test_link_secret_is_generated_once_per_database(app: App) -> None:

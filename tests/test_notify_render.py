@@ -156,7 +156,7 @@ def test_country_names_as_official_documents_write_them():
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_every_kind_renders_in_both_languages(config, kind, language):
-    ctx = notice_context(row(kind, language=language), config, NOW)
+    ctx = notice_context(row(kind, language=language), config, NOW, config.business_calendar())
     out = Renderer().render(kind, language, ctx)
     assert out.subject and "\n" not in out.subject
     assert out.text.strip() and out.html.lstrip().startswith("<!DOCTYPE html>")
@@ -164,7 +164,7 @@ def test_every_kind_renders_in_both_languages(config, kind, language):
 
 
 def test_reminder_text_is_exact_vietnamese(config):
-    ctx = notice_context(row("reminder"), config, NOW)
+    ctx = notice_context(row("reminder"), config, NOW, config.business_calendar())
     out = Renderer().render("reminder", "vi", ctx)
     assert out.subject == (
         "Nhắc hạn nộp báo cáo kết quả chuyến đi nước ngoài: Nguyễn Văn An (hạn 21/09/2021)"
@@ -179,14 +179,16 @@ def test_reminder_text_is_exact_vietnamese(config):
 
 def test_approval_notice_states_the_expected_deadline(config):
     r = row("approval_notice", level=0, deadline=None, actual_return=None, state="approved")
-    out = Renderer().render("approval_notice", "vi", notice_context(r, config, NOW))
+    out = Renderer().render(
+        "approval_notice", "vi", notice_context(r, config, NOW, config.business_calendar())
+    )
     # 15 days after the planned return of 06/09/2021.
     assert "chậm nhất ngày 21 tháng 9 năm 2021 (21/09/2021)" in out.text
 
 
 def test_names_are_escaped_in_html_and_cannot_inject_headers(config):
     r = row("reminder", name=EVIL, unit_name='Sở "Y tế" <b>\n', reason="a\nb <i>")
-    built = MessageBuilder(config).build(r, NOW)
+    built = MessageBuilder(config, config.business_calendar()).build(r, NOW)
     raw = built.as_bytes()
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert parsed["Bcc"] is None
@@ -207,7 +209,7 @@ def test_clean_header_removes_every_line_break():
 
 def test_subject_decodes_to_exact_vietnamese_after_folding(config):
     r = row("urging_letter", level=0)
-    built = MessageBuilder(config).build(r, NOW)
+    built = MessageBuilder(config, config.business_calendar()).build(r, NOW)
     parsed = email.message_from_bytes(built.as_bytes(), policy=email.policy.default)
     assert parsed["Subject"] == (
         "Công văn số 05/SNgV-LSHTQT về việc đôn đốc nộp báo cáo kết quả chuyến đi nước ngoài: "
@@ -217,7 +219,9 @@ def test_subject_decodes_to_exact_vietnamese_after_folding(config):
 
 
 def test_message_headers_and_parts(config):
-    built = MessageBuilder(config, secret="s3cret").build(row("reminder"), NOW)
+    built = MessageBuilder(config, config.business_calendar(), secret="s3cret").build(
+        row("reminder"), NOW
+    )
     msg = email.message_from_bytes(built.as_bytes(), policy=email.policy.default)
     assert msg["Message-ID"] == "<abc123@songoaivu.local>"
     assert msg["Date"] == "Tue, 14 Sep 2021 07:30:00 +0700"
@@ -235,19 +239,25 @@ def test_bad_address_is_a_render_error(config):
     r = row("reminder")
     r["to_addrs"] = ["tb@example.vn\r\nBcc: x@y.z"]
     with pytest.raises(RenderError):
-        MessageBuilder(config).build(r, NOW)
+        MessageBuilder(config, config.business_calendar()).build(r, NOW)
 
 
 def test_missing_template_is_a_render_error(config):
     with pytest.raises(RenderError, match="no template"):
-        Renderer().render("no_such_kind", "vi", notice_context(row("reminder"), config, NOW))
+        Renderer().render(
+            "no_such_kind",
+            "vi",
+            notice_context(row("reminder"), config, NOW, config.business_calendar()),
+        )
 
 
 def test_operator_override_is_searched_first(tmp_path: Path, config):
     (tmp_path / "vi").mkdir()
     (tmp_path / "vi" / "reminder.subject.txt").write_text("Nhắc việc riêng: {{ name }}")
     renderer = Renderer(tmp_path)
-    out = renderer.render("reminder", "vi", notice_context(row("reminder"), config, NOW))
+    out = renderer.render(
+        "reminder", "vi", notice_context(row("reminder"), config, NOW, config.business_calendar())
+    )
     assert out.subject == "Nhắc việc riêng: Nguyễn Văn An"
     assert "Hạn nộp báo cáo là" in out.text  # the rest still comes from the built-ins
 
@@ -257,7 +267,9 @@ def test_english_falls_back_to_vietnamese_for_a_missing_template(tmp_path: Path,
     (tmp_path / "vi" / "custom.subject.txt").write_text("Riêng {{ name }}")
     (tmp_path / "vi" / "custom.txt").write_text("Nội dung")
     (tmp_path / "vi" / "custom.html").write_text('{% extends "vi/_email.html" %}')
-    out = Renderer(tmp_path).render("custom", "en", notice_context(row("reminder"), config, NOW))
+    out = Renderer(tmp_path).render(
+        "custom", "en", notice_context(row("reminder"), config, NOW, config.business_calendar())
+    )
     assert out.subject == "Riêng Nguyễn Văn An"
 
 
@@ -265,7 +277,11 @@ def test_typo_in_a_template_is_a_render_error(tmp_path: Path, config):
     (tmp_path / "vi").mkdir()
     (tmp_path / "vi" / "reminder.subject.txt").write_text("{{ nmae }}")
     with pytest.raises(RenderError, match="nmae"):
-        Renderer(tmp_path).render("reminder", "vi", notice_context(row("reminder"), config, NOW))
+        Renderer(tmp_path).render(
+            "reminder",
+            "vi",
+            notice_context(row("reminder"), config, NOW, config.business_calendar()),
+        )
 
 
 # -- letters -------------------------------------------------------------------------------
@@ -281,7 +297,7 @@ def _docx_text(data: bytes) -> tuple[object, str]:
 
 
 def test_urging_letter_docx_follows_decree_30(config):
-    ctx = notice_context(row("urging_letter", level=0), config, NOW)
+    ctx = notice_context(row("urging_letter", level=0), config, NOW, config.business_calendar())
     ctx["letter_date"] = "2026-02-05"
     letter = Renderer().render_letter("urging_letter", "vi", ctx)
     data = letter_docx(letter, number="05/SNgV-LSHTQT", on=date(2026, 2, 5), org=ctx["org"])
@@ -325,7 +341,7 @@ def test_urging_letter_docx_follows_decree_30(config):
 
 
 def test_escalation_letter_level_2_has_several_recipients(config):
-    ctx = notice_context(row("escalation", level=2), config, NOW)
+    ctx = notice_context(row("escalation", level=2), config, NOW, config.business_calendar())
     letter = Renderer().render_letter("escalation", "vi", ctx)
     assert letter.recipients == ("Ủy ban nhân dân tỉnh Tây Ninh", "Thanh tra tỉnh Tây Ninh")
     data = letter_docx(letter, number="07/SNgV-LSHTQT", on=date(2021, 10, 13), org=ctx["org"])
@@ -338,7 +354,7 @@ def test_escalation_letter_level_2_has_several_recipients(config):
 
 
 def test_reminder_ics_is_an_all_day_event_on_the_deadline(config):
-    built = MessageBuilder(config).build(row("reminder"), NOW)
+    built = MessageBuilder(config, config.business_calendar()).build(row("reminder"), NOW)
     part = next(p for p in built.message.iter_attachments())
     assert part.get_content_type() == "text/calendar"
     cal = Calendar.from_ical(part.get_content())

@@ -16,6 +16,7 @@ from engine.app import App
 from kernel.clock import ManualClock
 from notifications import smtp, store
 from notifications.outbox import NoticePolicy, new_row
+from storage import outbox as outbox_rows
 from storage.models import Event, OutboxMessage
 from tests import pg
 from tests import smtp_server as smtp_fixture
@@ -54,7 +55,7 @@ def _fill(app: App, n: int) -> None:
         for i in range(n)
     ]
     with app.db.session() as session:
-        session.execute(insert(store.OUTBOX), rows)
+        session.execute(insert(outbox_rows.OUTBOX), rows)
 
 
 def _plan(app: App, stmt: Any, explain: str) -> str:
@@ -76,9 +77,9 @@ def sqlite_app(tmp_path: Path) -> Iterator[App]:
 
 def test_sqlite_claims_walk_the_partial_due_index(sqlite_app: App) -> None:
     _fill(sqlite_app, 400)
-    due = _plan(sqlite_app, store.due_ids("sqlite", NOW, 32), "EXPLAIN QUERY PLAN")
+    due = _plan(sqlite_app, outbox_rows.due_ids("sqlite", NOW, 32), "EXPLAIN QUERY PLAN")
     assert "USING INDEX ix_outbox_due" in due and "TEMP B-TREE" not in due, due
-    expired = _plan(sqlite_app, store.expired_ids("sqlite", NOW, 32), "EXPLAIN QUERY PLAN")
+    expired = _plan(sqlite_app, outbox_rows.expired_ids("sqlite", NOW, 32), "EXPLAIN QUERY PLAN")
     assert "USING INDEX ix_outbox_status" in expired, expired
 
 
@@ -89,9 +90,9 @@ def test_postgres_claims_walk_the_partial_due_index(pg_url: str) -> None:
         _fill(app, 8000)
         with app.db.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE outbox")
-        due = _plan(app, store.due_ids("postgresql", NOW, 32), "EXPLAIN")
+        due = _plan(app, outbox_rows.due_ids("postgresql", NOW, 32), "EXPLAIN")
         assert "Index Scan using ix_outbox_due" in due and "Sort" not in due, due
-        expired = _plan(app, store.expired_ids("postgresql", NOW, 32), "EXPLAIN")
+        expired = _plan(app, outbox_rows.expired_ids("postgresql", NOW, 32), "EXPLAIN")
         assert "ix_outbox_status" in expired and "Seq Scan" not in expired, expired
     finally:
         app.close()
@@ -131,8 +132,8 @@ def test_outcomes_of_many_messages_share_a_few_transactions(
         store.insert_rows(app.db, [_row(i, NOW - timedelta(minutes=1)) for i in range(n)])
         with app.db.session() as session:  # one row cannot be rendered: parked, with an alert
             session.execute(
-                update(store.OUTBOX)
-                .where(store.OUTBOX.c.key == "db:0")
+                update(outbox_rows.OUTBOX)
+                .where(outbox_rows.OUTBOX.c.key == "db:0")
                 .values(to_addrs=["not an address"])
             )
         smtp_server.refuse("u1@example.vn", "451 4.3.0 try later")  # one to retry
@@ -143,7 +144,9 @@ def test_outcomes_of_many_messages_share_a_few_transactions(
             commits += 1
 
         event.listen(app.db.engine, "commit", count)
-        report = smtp.deliver_due(app.db, app.config, NOW, "test", rng=random.Random(1))
+        report = smtp.deliver_due(
+            app.db, app.config, NOW, "test", calendar=app.engine.calendar, rng=random.Random(1)
+        )
         event.remove(app.db.engine, "commit", count)
         assert report.sent == n - 2 + 1 and report.retried == 1 and report.parked == 1  # + alert
         # One transaction per message would be 48 or more; claims of 16 rows and

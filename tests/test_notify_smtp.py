@@ -85,7 +85,15 @@ def rows(app: App) -> list[OutboxMessage]:
 
 
 def deliver(app: App, now: datetime = NOW, **kw: Any):
-    return deliver_due(app.db, app.config, now, worker_id="test", rng=random.Random(7), **kw)
+    return deliver_due(
+        app.db,
+        app.config,
+        now,
+        worker_id="test",
+        calendar=app.engine.calendar,
+        rng=random.Random(7),
+        **kw,
+    )
 
 
 # -- the happy path ------------------------------------------------------------------------
@@ -398,7 +406,16 @@ def test_postgres_two_senders_share_the_outbox(pg_url: str, smtp_server: SmtpSer
         reports = []
 
         def run(worker: str) -> None:
-            reports.append(deliver_due(app.db, app.config, NOW, worker, rng=random.Random(1)))
+            reports.append(
+                deliver_due(
+                    app.db,
+                    app.config,
+                    NOW,
+                    worker,
+                    calendar=app.engine.calendar,
+                    rng=random.Random(1),
+                )
+            )
 
         threads = [threading.Thread(target=run, args=(f"w{i}",)) for i in range(2)]
         for t in threads:

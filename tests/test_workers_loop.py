@@ -330,7 +330,9 @@ def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str
 
     def job(app: App) -> None:
         barrier.wait(10)
-        wins.append(run_digest(app.db, config, BASE, worker_id=app.worker_id))
+        wins.append(
+            run_digest(app.db, config, BASE, worker_id=app.worker_id, calendar=app.engine.calendar)
+        )
 
     try:
         threads = [threading.Thread(target=job, args=(app,)) for app in apps]

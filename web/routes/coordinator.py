@@ -202,7 +202,13 @@ def run_due(app: Any, lang: str = i18n.DEFAULT) -> str:
     except ImportError:
         return summary
     try:
-        sent = deliver_due(app.db, app.config, app.clock.now(), worker_id=app.worker_id)
+        sent = deliver_due(
+            app.db,
+            app.config,
+            app.clock.now(),
+            worker_id=app.worker_id,
+            calendar=app.engine.calendar,
+        )
     except TheodoiError as exc:
         return f"{summary}; {i18n.gettext('tick.send_failed', lang, error=exc)}"
     if sent.window_closed:

@@ -133,11 +133,15 @@ def notice_action(
     lang = language(request)
     try:
         if action == "approve":
-            approval.approve(app.db, app.config, message_id, actor, now)
+            approval.approve(
+                app.db, app.config, message_id, actor, now, calendar=app.engine.calendar
+            )
         elif action == "hold":
             approval.hold(app.db, message_id, actor, now)
         else:
-            approval.resend(app.db, app.config, message_id, actor, now)
+            approval.resend(
+                app.db, app.config, message_id, actor, now, calendar=app.engine.calendar
+            )
     except NotFound as exc:
         raise NotFound() from exc
     except OutboxStateError as exc:
