@@ -363,12 +363,17 @@ def _env_value(text: str) -> Any:
 
 
 def _source(loc: tuple[str, ...], sources: Sources) -> str:
-    """The file or variable that set ``loc`` (or the nearest table around it)."""
-    for end in range(len(loc), 0, -1):
+    """The file or variable that set ``loc``, else the last that set a key inside it,
+    else the one that set the nearest table around it."""
+    if loc in sources:
+        return sources[loc]
+    inside = [source for key, source in sources.items() if key[: len(loc)] == loc]
+    if inside:
+        return inside[-1]
+    for end in range(len(loc) - 1, 0, -1):
         if loc[:end] in sources:
             return sources[loc[:end]]
-    inside = [source for key, source in sources.items() if key[: len(loc)] == loc]
-    return inside[-1] if inside else "configuration"
+    return "configuration"
 
 
 def _section_name(loc: tuple[str, ...]) -> str:
@@ -382,7 +387,7 @@ def _describe(exc: ValidationError, prefix: tuple[str, ...], sources: Sources) -
     first = errors[0]
     loc = (*prefix, *first["loc"])
     where = _source(tuple(str(p) for p in loc), sources)
-    depth = len(prefix) + 1 if prefix else 1  # the section: [smtp], [workflows.trip]
+    depth = len(prefix) or 1  # the section: [smtp], or the prefix [workflows.trip]
     section, keys = _section_name(tuple(map(str, loc[:depth]))), loc[depth:]
     if first["type"] == "extra_forbidden" and not keys:
         text = f"unknown section {section}"
