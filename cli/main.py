@@ -28,10 +28,11 @@ from cli import wiring
 from engine.app import App
 from engine.imports.text import name_key
 from kernel.clock import Clock, ManualClock, from_local, to_local
-from kernel.errors import InvalidInput, StorageError, TheodoiError
+from kernel.errors import ConfigError, InvalidInput, StorageError, TheodoiError
 from kernel.settings import Config, load_config
 from storage import queries
 from storage.models import Unit
+from workflows import catalog
 
 app = typer.Typer(
     name="theodoi",
@@ -67,7 +68,8 @@ out = Console()
 
 
 def get_config(path: str | None) -> Config:
-    return load_config(path, os.environ)
+    """The whole configuration, each case type's section checked by its own model."""
+    return load_config(path, os.environ, workflows=catalog.settings_models())
 
 
 _FIXED_NOW: dict[str, str] = {}
@@ -115,10 +117,16 @@ def cli_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except TheodoiError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            fail(exc)
 
     return wrapper
+
+
+def fail(exc: TheodoiError) -> None:
+    """One line on stderr, exit status 2 (a configuration error says so)."""
+    prefix = "configuration error" if isinstance(exc, ConfigError) else "error"
+    typer.echo(f"{prefix}: {exc}", err=True)
+    raise typer.Exit(2) from None
 
 
 def parse_date(text: str, field: str) -> date:
@@ -544,6 +552,9 @@ def load_plugins() -> typer.Typer:
 def main() -> None:
     try:
         load_plugins()()
+    except ConfigError as exc:  # a command that reads the configuration outside cli_errors
+        typer.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
 

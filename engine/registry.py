@@ -8,22 +8,15 @@ is quadratic, and decorating SQLModel objects breaks (pytransitions #434, #379, 
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
 from transitions import Machine, MachineError
 
 from kernel.errors import TransitionNotAllowed
-from workflows.definition import Transition, Workflow
-
-WORKFLOW_MODULES = (
-    "workflows.trip",
-    "workflows.ngo_project",
-    "workflows.ngo_report",
-    "workflows.agreement",
-    "workflows.agreement_review",
-)
+from kernel.settings import Config, workflow_section
+from workflows import catalog
+from workflows.definition import Transition, Workflow, WorkflowSettings
 
 
 class _Subject:
@@ -111,17 +104,9 @@ class Registry:
         self._runtimes = {wf.name: build_runtime(wf) for wf in workflows}
 
     @classmethod
-    def load(cls, modules: tuple[str, ...] = WORKFLOW_MODULES) -> Registry:
-        found = []
-        for name in modules:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:  # a case type not installed in this build
-                    continue
-                raise
-            found.append(module.WORKFLOW)
-        return cls(found)
+    def load(cls, modules: tuple[str, ...] = catalog.MODULES) -> Registry:
+        """The case types of ``workflows.catalog`` (those installed)."""
+        return cls(catalog.definitions(modules))
 
     def __getitem__(self, name: str) -> Runtime:
         return self._runtimes[name]
@@ -131,3 +116,9 @@ class Registry:
 
     def names(self) -> list[str]:
         return list(self._runtimes)
+
+    def settings(self, name: str, config: Config) -> WorkflowSettings:
+        """``[workflows.<name>]`` of ``config`` as the workflow's typed settings (the
+        model's defaults for what is not written; ConfigError when a value is bad)."""
+        workflow = self._runtimes[name].workflow
+        return workflow_section(workflow.settings, name, config.workflows.get(name, {}))

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from kernel import clock
 from kernel.calendar import BusinessCalendar, Duration
+from workflows.definition import WorkflowSettings
 
 
 @dataclass(frozen=True)
 class Rules:
-    settings: Mapping[str, Any]
+    # the workflow's typed [workflows.<name>] section (Registry.settings builds it)
+    settings: WorkflowSettings
     calendar: BusinessCalendar
     tz: ZoneInfo
     office_start_time: time

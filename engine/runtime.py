@@ -152,7 +152,7 @@ class Engine:
         org = self.config.organisation
         out = {}
         for name in self.registry.names():
-            settings = self.config.workflow_settings(name)
+            settings = self.registry.settings(name, self.config)
             out[name] = Rules(settings, self.calendar, org.tz, self.config.calendar.office_start)
         return out
 

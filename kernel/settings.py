@@ -3,6 +3,15 @@
 Order: the project's ``config.toml`` (defaults) ← a file named by ``--config`` or
 ``THEODOI_CONFIG`` ← environment variables ``THEODOI_<SECTION>__<KEY>``.
 Secrets (the SMTP password, the web secret key) come only from the environment.
+
+This module is the schema of the kernel-level sections and holds their only
+defaults; ``config.toml`` repeats them (a test keeps the two equal). Each case type
+declares its own ``[workflows.<name>]`` section as a :class:`Section` model in its
+module (durations typed :data:`DurationText`, ladders :data:`Offsets`,
+:data:`BeforeOffsets`, :data:`AfterOffsets`); the edge passes those models to
+:func:`load_config`, which validates the whole configuration at once. Every section
+forbids unknown keys. A refusal is a :class:`ConfigError` of one line naming where
+the value came from (the file or the environment variable) and the key.
 """
 
 from __future__ import annotations
@@ -12,25 +21,63 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from kernel.calendar import BusinessCalendar, Duration
-from kernel.errors import ConfigError
+from kernel.errors import ConfigError, InvalidInput
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config.toml"
 ENV_PREFIX = "THEODOI_"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
+class Section(BaseModel):
+    """A configuration section: frozen, and an unknown key is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _check_duration(value: str) -> str:
-    Duration.parse(value)
+def _duration(value: str) -> Duration:
+    try:
+        return Duration.parse(value)
+    except InvalidInput as exc:  # pydantic reports ValueError, not our errors
+        raise ValueError(exc.message) from None
+
+
+def _is_duration(value: str) -> str:
+    _duration(value)
     return value
+
+
+def _before(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        if _duration(item).amount > 0:
+            raise ValueError(f"'{item}' must count back from the deadline (e.g. '-5 working days')")
+    return value
+
+
+def _after(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        if _duration(item).amount <= 0:
+            raise ValueError(f"'{item}' must count on from the deadline (e.g. '5 working days')")
+    return value
+
+
+# A duration as the rules write it ("15 working days", "-1 month"), checked by the
+# kernel's parser and kept as written (workflow functions pass it to the calendar).
+DurationText = Annotated[str, AfterValidator(_is_duration)]
+Offsets = tuple[DurationText, ...]  # a ladder of durations
+BeforeOffsets = Annotated[Offsets, AfterValidator(_before)]  # reminders: before a deadline
+AfterOffsets = Annotated[Offsets, AfterValidator(_after)]  # escalation levels: after it
 
 
 def parse_window(text: str) -> tuple[time, time]:
@@ -44,7 +91,7 @@ def parse_window(text: str) -> tuple[time, time]:
     return start, end
 
 
-class Organisation(_Section):
+class Organisation(Section):
     parent_body: str = "UBND TỈNH TÂY NINH"
     name: str = "SỞ NGOẠI VỤ"
     short_name: str = "SNgV"
@@ -52,7 +99,7 @@ class Organisation(_Section):
     place: str = "Tây Ninh"
     signer_title: str = "KT. GIÁM ĐỐC"
     signer_position: str = "PHÓ GIÁM ĐỐC"
-    signer_name: str = ""
+    signer_name: str = "(chưa cấu hình)"  # "(not configured)", printed until it is
     display_name: str = "Sở Ngoại vụ tỉnh Tây Ninh"  # in sentences of notices
     display_name_en: str = "Tay Ninh Department of Foreign Affairs"
     base_url: str = "http://127.0.0.1:8000"
@@ -69,16 +116,24 @@ class Organisation(_Section):
         return ZoneInfo(self.timezone)
 
 
-class DayEntry(_Section):
+S = TypeVar("S", bound=Section)
+
+
+class DayEntry(Section):
     date: date
     source: str = ""
 
 
-class CalendarSettings(_Section):
+class CalendarSettings(Section):
     country: str = "VN"
     office_hours: str = "07:30-17:00"
     extra_holidays: tuple[DayEntry, ...] = ()
-    extra_working_days: tuple[DayEntry, ...] = ()
+    extra_working_days: tuple[DayEntry, ...] = (
+        DayEntry(
+            date=date(2025, 4, 26),
+            source="Hoán đổi ngày làm việc dịp 30/4–1/5/2025 (nghỉ 02/5, làm bù thứ Bảy 26/4)",
+        ),
+    )
 
     @field_validator("office_hours")
     @classmethod
@@ -91,37 +146,17 @@ class CalendarSettings(_Section):
         return parse_window(self.office_hours)[0]
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     url: str = "sqlite:///theodoi.db"
     sweep_batch: int = Field(default=500, ge=1)
 
 
-class SchedulerSettings(_Section):
+class SchedulerSettings(Section):
     sweep_interval_s: float = Field(default=5, gt=0)
     send_interval_s: float = Field(default=5, gt=0)
 
 
-class TripSettings(_Section):
-    official_report_due: str = "15 days"
-    private_report_due: str = "7 working days"
-    reminders: tuple[str, ...] = ("-5 working days", "-1 working days")
-    escalation: tuple[str, ...] = ("5 working days", "15 working days")
-    reject_new_deadline: str = "5 working days"
-
-    @field_validator("official_report_due", "private_report_due", "reject_new_deadline")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        return _check_duration(value)
-
-    @field_validator("reminders", "escalation")
-    @classmethod
-    def _durations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            _check_duration(item)
-        return value
-
-
-class SmtpSettings(_Section):
+class SmtpSettings(Section):
     host: str = "127.0.0.1"
     port: int = 8025
     starttls: bool = False
@@ -130,25 +165,28 @@ class SmtpSettings(_Section):
     password: str = ""  # only from THEODOI_SMTP__PASSWORD
     timeout_s: float = 10
     connections: int = Field(default=4, ge=1)
-    from_address: str = "theodoi@localhost"
+    from_address: str = "theodoi@songoaivu.local"
     max_attempts: int = Field(default=12, ge=1)
     retry_base_s: float = Field(default=60, gt=0)  # first retry delay, doubled each time
     retry_max_s: float = Field(default=6 * 3600, gt=0)
     ca_file: str = ""  # extra CA bundle for a server with a private certificate
 
 
-class Recipients(_Section):
-    coordinators: tuple[str, ...] = ()
-    leadership: tuple[str, ...] = ()
-    provincial_leadership: tuple[str, ...] = ()
+class Recipients(Section):
+    coordinators: tuple[str, ...] = ("lshtqt@songoaivu.local",)
+    leadership: tuple[str, ...] = ("bangiamdoc@songoaivu.local",)
+    provincial_leadership: tuple[str, ...] = ("ubnd@tayninh.local", "thanhtra@tayninh.local")
 
 
-class NotificationSettings(_Section):
+class NotificationSettings(Section):
     send_window: str = "07:30-17:00"
     language: str = "vi"
     template_dir: str = ""
     digest_cron: str = "mon 07:30"
-    approval: dict[str, str] = Field(default_factory=dict)
+    # notice kind → who releases it: "auto" (sent as it comes) or "coordinator"
+    approval: dict[str, Literal["auto", "coordinator"]] = Field(
+        default_factory=lambda: {"urging_letter": "auto", "escalation": "auto"}
+    )
     catcher_dir: str = "var/mail"  # where `theodoi mail catcher` keeps what it receives
 
     @field_validator("send_window")
@@ -158,7 +196,7 @@ class NotificationSettings(_Section):
         return value
 
 
-class WebSettings(_Section):
+class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = 8000
     session_hours: float = 12
@@ -170,7 +208,7 @@ class WebSettings(_Section):
     password_memory_kib: int = Field(default=65536, ge=8)
 
 
-class WorkerSettings(_Section):
+class WorkerSettings(Section):
     lease_s: float = 60
     id: str = ""
     metrics_host: str = "127.0.0.1"
@@ -179,11 +217,13 @@ class WorkerSettings(_Section):
     backoff_max_s: float = Field(default=30, gt=0)  # database lost: retry at most this apart
 
 
-class Config(_Section):
+class Config(Section):
     organisation: Organisation = Organisation()
     calendar: CalendarSettings = CalendarSettings()
     storage: StorageSettings = StorageSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    # [workflows.<name>] as written; each case type's model validates its own section
+    # (load_config with ``workflows=``, and the engine's registry when it builds rules)
     workflows: dict[str, dict[str, Any]] = Field(default_factory=dict)
     smtp: SmtpSettings = SmtpSettings()
     recipients: Recipients = Recipients()
@@ -191,11 +231,8 @@ class Config(_Section):
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()
 
-    @property
-    def trip(self) -> TripSettings:
-        return TripSettings(**self.workflows.get("trip", {}))
-
     def workflow_settings(self, name: str) -> dict[str, Any]:
+        """``[workflows.<name>]`` as written (a mapping; typed: :func:`workflow_section`)."""
         return dict(self.workflows.get(name, {}))
 
     def business_calendar(self) -> BusinessCalendar:
@@ -206,37 +243,64 @@ class Config(_Section):
         )
 
 
+def workflow_section(model: type[S], name: str, raw: Mapping[str, Any]) -> S:
+    """``[workflows.<name>]`` validated by its case type's model (ConfigError if bad)."""
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, ("workflows", name), {})) from None
+
+
 _SECRETS = {("smtp", "password"), ("web", "secret_key")}
+Sources = dict[tuple[str, ...], str]  # key path → the file or variable that set it
 
 
-def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
-    """Load defaults, then the override file, then the environment; validate once."""
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    workflows: Mapping[str, type[Section]] | None = None,
+) -> Config:
+    """Load defaults, then the override file, then the environment; validate once.
+
+    ``workflows`` maps each case type's name to its settings model: given (as the
+    edge does), an unknown ``[workflows.<name>]`` is refused and each section is
+    validated by its model; without it the workflow sections are kept as written
+    and checked when the engine builds its rules.
+    """
     env = {} if env is None else env
-    data: dict[str, Any] = _read(DEFAULTS_FILE) if DEFAULTS_FILE.exists() else {}
+    sources: Sources = {}
+    data: dict[str, Any] = {}
+    if DEFAULTS_FILE.exists():
+        data = _layer(data, _read(DEFAULTS_FILE), str(DEFAULTS_FILE), sources)
     override = path or env.get(ENV_PREFIX + "CONFIG")
     if override:
-        data = _merge(data, _read(Path(override)))
-    for section, key in _SECRETS:
+        data = _layer(data, _read(Path(override)), str(override), sources)
+    for section, key in sorted(_SECRETS):
         if key in data.get(section, {}):
             raise ConfigError(
-                f"[{section}] {key} must not be written in a file; "
+                f"{sources[(section, key)]}: [{section}] {key} must not be written in a file; "
                 f"set {ENV_PREFIX}{section.upper()}__{key.upper()} in the environment"
             )
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        node = data
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = _env_value(value)
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            _set_from_env(data, name, value, sources)
     try:
         config = Config(**data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"configuration {where}: {first['msg']}") from exc
-    config.trip  # validate the trip section early  # noqa: B018
+        raise ConfigError(_describe(exc, (), sources)) from None
+    if workflows is not None:
+        for name, raw in config.workflows.items():
+            if name not in workflows:
+                where = _source(("workflows", name), sources)
+                known = ", ".join(sorted(workflows))
+                raise ConfigError(
+                    f"{where}: unknown section [workflows.{name}] (case types: {known})"
+                )
+            try:
+                workflows[name].model_validate(raw)
+            except ValidationError as exc:
+                raise ConfigError(_describe(exc, ("workflows", name), sources)) from None
     return config
 
 
@@ -250,14 +314,44 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def _layer(
+    base: dict[str, Any], over: Mapping[str, Any], source: str, sources: Sources, at: tuple = ()
+) -> dict[str, Any]:
+    """``over`` merged into ``base`` (tables deeply, anything else replaced); every key
+    ``over`` sets is recorded in ``sources`` as coming from ``source``."""
     out = dict(base)
     for key, value in over.items():
+        here = (*at, key)
         if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = _layer(out[key], value, source, sources, here)
         else:
             out[key] = value
+            _record(value, source, sources, here)
     return out
+
+
+def _record(value: Any, source: str, sources: Sources, at: tuple[str, ...]) -> None:
+    """``value`` replaced whatever was at ``at``: it and its keys come from ``source``."""
+    for stale in [key for key in sources if key[: len(at)] == at]:
+        del sources[stale]
+    sources[at] = source
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _record(item, source, sources, (*at, key))
+
+
+def _set_from_env(data: dict[str, Any], name: str, value: str, sources: Sources) -> None:
+    """``THEODOI_SMTP__PORT=25`` → ``data["smtp"]["port"] = 25``."""
+    parts = tuple(p.lower() for p in name[len(ENV_PREFIX) :].split("__"))
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = f"{_section_name(parts[:depth])} {part}" if depth else f"[{part}]"
+            raise ConfigError(f"{name}: {where} is a value, not a section")
+        node = child
+    node[parts[-1]] = _env_value(value)
+    _record(node[parts[-1]], name, sources, parts)
 
 
 def _env_value(text: str) -> Any:
@@ -266,3 +360,53 @@ def _env_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _source(loc: tuple[str, ...], sources: Sources) -> str:
+    """The file or variable that set ``loc``, else the last that set a key inside it,
+    else the one that set the nearest table around it."""
+    if loc in sources:
+        return sources[loc]
+    inside = [source for key, source in sources.items() if key[: len(loc)] == loc]
+    if inside:
+        return inside[-1]
+    for end in range(len(loc) - 1, 0, -1):
+        if loc[:end] in sources:
+            return sources[loc[:end]]
+    return "configuration"
+
+
+def _section_name(loc: tuple[str, ...]) -> str:
+    return "[" + ".".join(loc) + "]"
+
+
+def _describe(exc: ValidationError, prefix: tuple[str, ...], sources: Sources) -> str:
+    """The first problem of ``exc`` as one line: where the value came from, the
+    section, the key and what is wrong with it."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = (*prefix, *first["loc"])
+    where = _source(tuple(str(p) for p in loc), sources)
+    depth = len(prefix) or 1  # the section: [smtp], or the prefix [workflows.trip]
+    section, keys = _section_name(tuple(map(str, loc[:depth]))), loc[depth:]
+    if first["type"] == "extra_forbidden" and not keys:
+        text = f"unknown section {section}"
+    elif first["type"] == "extra_forbidden":
+        around = f"{section[:-1]}.{_key_path(keys[:-1])}]" if len(keys) > 1 else section
+        text = f"unknown key '{keys[-1]}' in {around}"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+        if keys and "input" in first and repr(first["input"]) not in message:
+            message += f" (got {first['input']!r})"
+        text = f"{section} {_key_path(keys)}: {message}" if keys else f"{section}: {message}"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more)"
+    return f"{where}: {text}"
+
+
+def _key_path(keys: tuple) -> str:
+    """``("periods", 0, "due")`` → ``periods[0].due``."""
+    out = ""
+    for key in keys:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out

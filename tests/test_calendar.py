@@ -7,6 +7,7 @@ import pytest
 from kernel.calendar import BusinessCalendar, Duration
 from kernel.errors import ConfigError, InvalidInput
 from kernel.settings import load_config
+from workflows import catalog
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_bad_duration_in_config_names_the_key(tmp_path) -> None:
     override = tmp_path / "bad.toml"
     override.write_text('[workflows.trip]\nofficial_report_due = "soon"\n', encoding="utf-8")
     with pytest.raises((ConfigError, InvalidInput), match="soon"):
-        load_config(override, {})
+        load_config(override, {}, workflows=catalog.settings_models())
 
 
 def test_secret_in_file_is_refused(tmp_path) -> None:

@@ -18,8 +18,9 @@ country (ISO2), ``planned_departure``/``planned_return`` = the term (start, end)
 ``data``: ``partner``, ``reference``, ``signed_on``, ``renewals``, ``opened``, and
 per-agreement overrides (``review_every``, ``review_due``, ``expiry_lead``, …).
 
-Settings ``[workflows.agreement]``: ``review_every``, ``review_due``,
-``expiry_lead``, ``expiry_reminders``.
+Settings ``[workflows.agreement]`` (:class:`AgreementSettings`): ``review_every``,
+``review_due``, ``expiry_lead``, ``expiry_reminders``. No vocabulary of its own (the
+partner's country is an ISO code).
 """
 
 from __future__ import annotations
@@ -27,9 +28,30 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from workflows.definition import Notice, TimerRule, Transition, Workflow
+from pydantic import field_validator
+
+from kernel.calendar import Duration
+from kernel.settings import BeforeOffsets, DurationText
+from workflows.definition import Notice, TimerRule, Transition, Workflow, WorkflowSettings
 from workflows.obligation import as_date, setting
 from workflows.recurring import Occurrence, Recurring, anniversaries
+
+
+class AgreementSettings(WorkflowSettings):
+    """``[workflows.agreement]`` (an agreement may override each key in its data)."""
+
+    review_every: DurationText = "3 years"  # a review obligation from the start date
+    review_due: DurationText = "30 days"  # after each review's anniversary
+    expiry_lead: DurationText = "6 months"  # "expiring" this long before the end date
+    expiry_reminders: BeforeOffsets = ("-10 working days", "-1 working days")  # before the end
+
+    @field_validator("review_every")
+    @classmethod
+    def _forward(cls, value: str) -> str:
+        if Duration.parse(value).amount <= 0:
+            raise ValueError(f"'{value}' must be a positive duration (e.g. '3 years')")
+        return value
+
 
 EXPIRING = Notice("agreement_expiring", to=("unit",), cc=("leadership", "coordinators"))
 REVIEW_OVERRIDES = ("reminders", "escalation", "reject_new_deadline")
@@ -132,6 +154,13 @@ WORKFLOW = Workflow(
     states=("in_force", "expiring", "expired", "terminated"),
     initial="in_force",
     finals=("expired", "terminated"),
+    tags={
+        "in_force": ("waiting",),
+        "expiring": ("due",),  # its end is near: renew it or let it expire
+        "expired": ("done",),
+        "terminated": ("cancelled",),  # ended early by decision
+    },
+    settings=AgreementSettings,
     transitions=(
         Transition(
             "expiring",

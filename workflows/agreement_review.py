@@ -9,8 +9,18 @@ the proposal to handle a review that stays late. Lifecycle and settings:
 
 from __future__ import annotations
 
+from kernel.settings import AfterOffsets, BeforeOffsets, DurationText
 from workflows.definition import Notice
-from workflows.obligation import ObligationNotices, obligation_workflow
+from workflows.obligation import ObligationNotices, ObligationSettings, obligation_workflow
+
+
+class AgreementReviewSettings(ObligationSettings):
+    """``[workflows.agreement_review]`` (an agreement may override each key in its data)."""
+
+    reminders: BeforeOffsets = ("-10 working days", "-1 working days")
+    escalation: AfterOffsets = ("10 working days", "30 working days")
+    reject_new_deadline: DurationText = "10 working days"
+
 
 NOTICES = ObligationNotices(
     reminder=Notice("obligation_reminder", to=("unit",), cc=("unit_head",), attach=("ics",)),
@@ -21,4 +31,6 @@ NOTICES = ObligationNotices(
     ),
 )
 
-WORKFLOW = obligation_workflow("agreement_review", "Tổng kết thỏa thuận quốc tế", NOTICES)
+WORKFLOW = obligation_workflow(
+    "agreement_review", "Tổng kết thỏa thuận quốc tế", NOTICES, AgreementReviewSettings
+)

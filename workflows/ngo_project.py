@@ -24,8 +24,10 @@ period (start, end), ``actual_return`` = the day it actually ended. ``data``:
 figures); ``opened`` (schedule keys already opened); ``reports_filed`` (key → date,
 an import's backfill); and per-project overrides of any setting below.
 
-Settings ``[workflows.ngo_project]``: ``periods`` (a list of ``{ name, period_end =
-"MM-DD", due, period_start?, label?, label_en? }``), ``final_report_due``.
+Settings ``[workflows.ngo_project]`` (:class:`NgoProjectSettings`): ``periods`` (a
+list of ``{ name, period_end = "MM-DD", due, period_start?, label?, label_en? }``),
+``final_report_due``. Vocabulary: ``issuer`` (the approving body,
+:data:`workflows.decision.ISSUER`).
 
 Suspension: no report opens while the project is suspended; a period that ended
 during the suspension opens when the project resumes, its deadline counted from the
@@ -37,10 +39,15 @@ open, the final report moves).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from workflows.definition import TimerRule, Transition, Workflow
+from pydantic import model_validator
+
+from kernel.settings import DurationText, Section
+from workflows.decision import ISSUER
+from workflows.definition import TimerRule, Transition, Workflow, WorkflowSettings
 from workflows.obligation import as_date, setting
 from workflows.recurring import (
     Occurrence,
@@ -50,6 +57,44 @@ from workflows.recurring import (
     defer_paused,
     yearly_periods,
 )
+
+
+class ReportPeriod(Section):
+    """One reporting period of ``[workflows.ngo_project] periods``."""
+
+    name: str  # "H1", "Y": the key of its report is "<year>-<name>"
+    period_end: str  # "MM-DD"
+    due: DurationText  # counted from the period's end
+    period_start: str = "01-01"
+    label: str = "{name} {year}"  # Vietnamese, with {name} and {year}
+    label_en: str | None = None  # English; the Vietnamese label when not given
+
+    @model_validator(mode="after")
+    def _readable(self) -> ReportPeriod:
+        self.spec()  # the month-days parse
+        return self
+
+    def spec(self) -> PeriodSpec:
+        return PeriodSpec.parse(self.model_dump(exclude_none=True))
+
+
+class NgoProjectSettings(WorkflowSettings):
+    """``[workflows.ngo_project]`` (a project may override each key in its data)."""
+
+    periods: tuple[ReportPeriod, ...] = (
+        ReportPeriod(
+            name="H1",
+            period_end="06-30",
+            due="15 days",
+            label="6 tháng đầu năm {year}",
+            label_en="first half of {year}",
+        ),
+        ReportPeriod(
+            name="Y", period_end="12-31", due="15 days", label="năm {year}", label_en="year {year}"
+        ),
+    )
+    final_report_due: DurationText = "30 days"  # after the project's end date
+
 
 # What a report obligation copies from its project (the notices and the report use it).
 INHERITED = (
@@ -79,7 +124,10 @@ def schedule(case: Any, rules: Any) -> list[Occurrence]:
     """Every periodic report the project owes over its implementation period."""
     if not (case.planned_departure and case.planned_return):
         return []
-    specs = [PeriodSpec.parse(raw) for raw in setting(case, rules, "periods")]
+    specs = [
+        PeriodSpec.parse(raw) if isinstance(raw, Mapping) else raw.spec()
+        for raw in setting(case, rules, "periods")  # a project's own (data) or configured
+    ]
     occurrences = yearly_periods(specs, case.planned_departure, case.planned_return, rules)
     return defer_paused(occurrences, pauses(case), rules)
 
@@ -239,6 +287,20 @@ WORKFLOW = Workflow(
     ),
     initial="approved",
     finals=("closed", "cancelled"),
+    # the project owes its periodic reports through its children (ngo_report): only
+    # the final report is the project's own
+    tags={
+        "approved": ("waiting",),
+        "implementing": ("waiting",),
+        "suspended": ("waiting",),
+        "completed": ("waiting",),
+        "final_report_due": ("due",),
+        "final_report_filed": ("done", "review"),
+        "closed": ("done",),
+        "cancelled": ("cancelled",),
+    },
+    settings=NgoProjectSettings,
+    vocabularies={"issuer": ISSUER},
     transitions=(
         Transition("start", ("approved",), "implementing", action=_start, doc="start date"),
         Transition("complete", ("implementing",), "completed", action=_complete, doc="end date"),

@@ -10,8 +10,18 @@ and handle it (đề xuất lãnh đạo xem xét, xử lý). Lifecycle and sett
 
 from __future__ import annotations
 
+from kernel.settings import AfterOffsets, BeforeOffsets, DurationText
 from workflows.definition import Notice
-from workflows.obligation import ObligationNotices, obligation_workflow
+from workflows.obligation import ObligationNotices, ObligationSettings, obligation_workflow
+
+
+class NgoReportSettings(ObligationSettings):
+    """``[workflows.ngo_report]`` (a project may override each key in its data)."""
+
+    reminders: BeforeOffsets = ("-5 working days", "-1 working days")
+    escalation: AfterOffsets = ("10 working days", "30 working days")
+    reject_new_deadline: DurationText = "10 working days"
+
 
 NOTICES = ObligationNotices(
     reminder=Notice(
@@ -31,4 +41,6 @@ NOTICES = ObligationNotices(
     ),
 )
 
-WORKFLOW = obligation_workflow("ngo_report", "Báo cáo dự án viện trợ PCPNN", NOTICES)
+WORKFLOW = obligation_workflow(
+    "ngo_report", "Báo cáo dự án viện trợ PCPNN", NOTICES, NgoReportSettings
+)

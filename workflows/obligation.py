@@ -13,10 +13,10 @@ An obligation is a child case: its parent opened it with its deadline and a
 (``obligation_filed``, ``obligation_closed``, ``obligation_reopened``); a parent
 that has no use for the news in its current state ignores it.
 
-Settings (``[workflows.<name>]``): ``reminders`` (offsets from the deadline),
-``escalation`` (offsets after the deadline, one per level), ``reject_new_deadline``.
-A value in the case's ``data`` under the same key wins (a project whose approval
-says otherwise). A filing recorded before the obligation opened (an import's
+Settings (``[workflows.<name>]``, a subclass of :class:`ObligationSettings` that
+gives the defaults): ``reminders`` (offsets from the deadline), ``escalation``
+(offsets after the deadline, one per level), ``reject_new_deadline``. A value in the
+case's ``data`` under the same key wins (a project whose approval says otherwise). A filing recorded before the obligation opened (an import's
 backfill) is kept as ``data["filed_on"]`` and replayed at its date.
 """
 
@@ -26,9 +26,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from workflows.definition import Notice, TimerRule, Transition, Workflow
+from kernel.settings import AfterOffsets, BeforeOffsets, DurationText
+from workflows.definition import Notice, TimerRule, Transition, Workflow, WorkflowSettings
 
 ACTIVE = ("due", "overdue", "escalated")
+
+
+class ObligationSettings(WorkflowSettings):
+    """The keys of an obligation's section; each case type subclasses it with its
+    own defaults."""
+
+    reminders: BeforeOffsets
+    escalation: AfterOffsets
+    reject_new_deadline: DurationText
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class ObligationNotices:
 def setting(case: Any, rules: Any, key: str) -> Any:
     """A per-case override in ``case.data`` or the workflow's configured value."""
     data = case.data or {}
-    return data[key] if data.get(key) not in (None, "", []) else rules.settings[key]
+    return data[key] if data.get(key) not in (None, "", []) else getattr(rules.settings, key)
 
 
 def as_date(value: Any) -> date:
@@ -145,14 +155,25 @@ def _recorded_filing_at(case: Any, rules: Any) -> list[datetime]:
     return [at]
 
 
-def obligation_workflow(name: str, title: str, notices: ObligationNotices) -> Workflow:
-    """The obligation lifecycle under ``name`` with these notices."""
+def obligation_workflow(
+    name: str, title: str, notices: ObligationNotices, settings: type[ObligationSettings]
+) -> Workflow:
+    """The obligation lifecycle under ``name`` with these notices and settings."""
     return Workflow(
         name=name,
         title=title,
         states=("due", "filed", "overdue", "escalated", "closed", "cancelled"),
         initial="due",
         finals=("closed", "cancelled"),
+        tags={
+            "due": ("due",),
+            "filed": ("done", "review"),
+            "overdue": ("late",),
+            "escalated": ("late", "escalated"),
+            "closed": ("done",),
+            "cancelled": ("cancelled",),  # waived
+        },
+        settings=settings,
         transitions=(
             Transition(
                 "file",

@@ -6,7 +6,7 @@ report_due ──deadline passes──▶ overdue ──escalate──▶ escala
 overdue/escalated ──file──▶ report_filed (marked late)
 approved ──cancel──▶ cancelled          report_filed ──accept──▶ closed
 
-Deadlines (config ``[workflows.trip]``): an official trip's report is due
+Deadlines (config ``[workflows.trip]``, :class:`TripSettings`): an official trip's report is due
 ``official_report_due`` after the return date, a private trip's
 ``private_report_due``; the day of return is not counted and a deadline on a day off
 moves to the next working day. Reminders fire at the start of office hours, the
@@ -19,7 +19,63 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from workflows.definition import Notice, TimerRule, Transition, Workflow
+from kernel.settings import AfterOffsets, BeforeOffsets, DurationText
+from workflows.decision import ISSUER
+from workflows.definition import (
+    Notice,
+    Term,
+    TimerRule,
+    Transition,
+    Vocabulary,
+    Workflow,
+    WorkflowSettings,
+)
+
+
+class TripSettings(WorkflowSettings):
+    """``[workflows.trip]``."""
+
+    official_report_due: DurationText = "15 days"  # after the return (its day not counted)
+    private_report_due: DurationText = "7 working days"
+    reminders: BeforeOffsets = ("-5 working days", "-1 working days")  # before the deadline
+    escalation: AfterOffsets = ("5 working days", "15 working days")  # level 1, 2 … after it
+    reject_new_deadline: DurationText = "5 working days"  # after a report is sent back
+
+
+# fmt: off
+CATEGORY = Vocabulary(
+    "category",
+    vi="Diện quản lý",
+    en="Management category",
+    terms=(
+        Term(
+            "standing_committee", "Diện Ban Thường vụ Tỉnh ủy quản lý", "Standing Committee",
+            aliases=(
+                "BTV Tỉnh ủy", "BTVTU", "Ban Thường vụ Tỉnh ủy", "diện BTV Tỉnh ủy quản lý",
+                "standing committee", "provincial party standing committee",
+            ),
+        ),
+        Term(
+            "unit", "Diện địa phương, đơn vị quản lý", "Locality / unit",
+            aliases=(
+                "địa phương, đơn vị", "đơn vị", "địa phương", "địa phương, đơn vị quản lý",
+                "locality", "locality unit",
+            ),
+        ),
+    ),
+)
+PURPOSE = Vocabulary(
+    "purpose",
+    vi="Mục đích",
+    en="Purpose",
+    terms=(
+        Term("official", "Công vụ", "Official",
+             aliases=("công tác", "việc công", "official trip", "official business")),
+        Term("private", "Việc riêng", "Private",
+             aliases=("riêng", "cá nhân", "private trip", "personal")),
+    ),
+)
+# fmt: on
 
 APPROVAL = Notice("approval_notice", to=("unit",), cc=("person",))
 REMINDER = Notice("reminder", to=("unit",), cc=("person",), attach=("ics",))
@@ -37,8 +93,9 @@ def _param_date(step: Any, name: str, rules: Any) -> date:
 
 def report_deadline(case: Any, rules: Any) -> date:
     """The deadline a return on ``case.actual_return`` gives this traveller."""
-    key = "private_report_due" if case.purpose == "private" else "official_report_due"
-    return rules.deadline(case.actual_return, rules.settings[key])
+    settings: TripSettings = rules.settings
+    due = settings.private_report_due if case.purpose == "private" else settings.official_report_due
+    return rules.deadline(case.actual_return, due)
 
 
 # -- guards: return a refusal message, or None -------------------------------------
@@ -108,7 +165,7 @@ def deadline_from(case: Any, event: str, at: datetime, rules: Any) -> date | Non
     if event == "open_report" and case.actual_return:
         return report_deadline(case, rules)
     if event == "reject":
-        return rules.deadline(rules.local_date(at), rules.settings["reject_new_deadline"])
+        return rules.deadline(rules.local_date(at), rules.settings.reject_new_deadline)
     return None
 
 
@@ -146,8 +203,7 @@ def _return_at(case: Any, rules: Any) -> list:
 
 def _reminders_at(case: Any, rules: Any) -> list:
     return [
-        rules.office_start(rules.add(case.deadline, offset))
-        for offset in rules.settings["reminders"]
+        rules.office_start(rules.add(case.deadline, offset)) for offset in rules.settings.reminders
     ]
 
 
@@ -156,7 +212,7 @@ def _deadline_passes_at(case: Any, rules: Any) -> list:
 
 
 def _next_escalation_at(case: Any, rules: Any) -> list:
-    ladder = rules.settings["escalation"]
+    ladder = rules.settings.escalation
     level = case.escalation_level or 0
     if level >= len(ladder):
         return []
@@ -189,6 +245,19 @@ WORKFLOW = Workflow(
     ),
     initial="approved",
     finals=("closed", "cancelled"),
+    tags={
+        "approved": ("waiting",),
+        "travelling": ("waiting",),
+        "returned": ("waiting",),
+        "report_due": ("due",),
+        "report_filed": ("done", "review"),
+        "overdue": ("late",),
+        "escalated": ("late", "escalated"),
+        "closed": ("done",),
+        "cancelled": ("cancelled",),
+    },
+    settings=TripSettings,
+    vocabularies={"issuer": ISSUER, "category": CATEGORY, "purpose": PURPOSE},
     create_notices=(APPROVAL,),
     transitions=(
         Transition("depart", ("approved",), "travelling", _can_depart, _depart),
