@@ -85,7 +85,7 @@ class CaseWork:
     new_timers: list[dict[str, Any]] = field(default_factory=list)
     notices: list[tuple[datetime, Notice, int]] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
-    last_transition_at: datetime | None = None  # when the case last changed state
+    superseded: int = 0  # notices computed before the case last changed state
     # human-readable changes (simulate): when, which case, what; written out only for
     # a report (a new case has its id only once inserted)
     lines: list[tuple[datetime, Any, str]] = field(default_factory=list)
@@ -164,7 +164,14 @@ class Stepper:
         self.catch_up(case, work, queue)
 
     def transition(
-        self, case: Any, event: str, step: Step, work: CaseWork, queue: list[DueTimer]
+        self,
+        case: Any,
+        event: str,
+        step: Step,
+        work: CaseWork,
+        queue: list[DueTimer],
+        *,
+        auto: bool = False,
     ) -> None:
         runtime = self.workflows[case.workflow]
         rules = self.rules(case.workflow)
@@ -180,7 +187,8 @@ class Stepper:
         case.state = transition.dest
         case.version += 1
         case.updated_at = self.now
-        work.last_transition_at = step.at
+        if not auto:  # an automatic transition continues the step that led to it
+            work.superseded = len(work.notices)  # those before no longer fit the case
         work.events.append(self.event_row(case, event, source, transition.dest, step))
         arrow = f"{source} → {transition.dest}"
         level = f" (level {case.escalation_level})" if event == "escalate" else ""
@@ -194,9 +202,11 @@ class Stepper:
         queue.clear()
         work.new_timers = []
         self.schedule(case, work, step, queue)
-        auto = runtime.workflow.auto.get(case.state)
-        if auto:
-            self.transition(case, auto, Step(at=step.at, actor=step.actor), work, queue)
+        follow = runtime.workflow.auto.get(case.state)
+        if follow:
+            self.transition(
+                case, follow, Step(at=step.at, actor=step.actor), work, queue, auto=True
+            )
 
     def schedule(self, case: Any, work: CaseWork, step: Step, queue: list[DueTimer]) -> None:
         """Timers of the case's current state; those already due go on ``queue``."""
@@ -264,24 +274,16 @@ class Stepper:
         the others (recorded as skipped, with the reason).
 
         A notice fits when it belongs to the work's latest instant with notices and
-        the case has not changed state after it; a creation notice fits only a case
-        still in its initial state (a trip entered after its return gets no approval
-        notice). ``notify=False``: none is sent (a backfill)."""
+        the case has not changed state after it was computed: a trip entered after
+        its return gets no approval notice, a report filed on a reminder's day no
+        reminder. ``notify=False``: none is sent (a backfill)."""
         if not work.notices:
             return [], []
         case = work.case
-        wf = self.workflows[case.workflow].workflow
         latest = max(at for at, _n, _l in work.notices)
-        moved_at = work.last_transition_at
-        creation = {n.kind for n in wf.create_notices}
         sent, skipped = [], []
-        for at, notice, level in work.notices:
-            fits = (
-                at == latest
-                and (moved_at is None or at >= moved_at)
-                and (notice.kind not in creation or case.state == wf.initial)
-            )
-            if notify and fits:
+        for index, (at, notice, level) in enumerate(work.notices):
+            if notify and at == latest and index >= work.superseded:
                 sent.append((at, notice, level))
                 continue
             reason = (

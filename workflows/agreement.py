@@ -27,6 +27,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from kernel.text import name_key
 from workflows.definition import Notice, TimerRule, Transition, Workflow
 from workflows.obligation import as_date, setting
 from workflows.recurring import Occurrence, Recurring, anniversaries
@@ -187,7 +188,7 @@ def agreement_fields(
         raise ValueError(f"the end date {end} is not after the start date {start}")
     return {
         "name": title,
-        "name_key": " ".join(reference.lower().split()),
+        "name_key": name_key(reference),
         "unit_id": unit_id,
         "destinations": partner_country,
         "email": email,

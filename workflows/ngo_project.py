@@ -40,6 +40,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from kernel.text import name_key
 from workflows.definition import TimerRule, Transition, Workflow
 from workflows.obligation import as_date, setting
 from workflows.recurring import (
@@ -309,7 +310,7 @@ def project_fields(
     """A new project case's fields; ``data`` holds the rest (see the module's doc)."""
     if end <= start:
         raise ValueError(f"the end date {end} is not after the start date {start}")
-    key = " ".join(project_code.lower().split())
+    key = name_key(project_code)
     return {
         "name": name,
         "name_key": key,
