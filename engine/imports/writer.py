@@ -10,10 +10,11 @@ exactly as if it had been recorded then), and accepted when the row says so.
 Two ways to write it, with the same result (tests/test_import_backfill.py compares
 them): ``Engine.replay_many``, which opens a batch of cases as of their decision days,
 files their reports at their dates and writes them all with a few batched statements
-(the default), or the engine's public steps one case at a time (``bulk=False``, and
-whenever notices are wanted): ``Engine.create_case`` as of the decision day, and for
-a filed report a second engine whose manual clock stops at the filing, then
-``Engine.fire``.
+(the default), or the engine's public steps one case at a time (``bulk=False``):
+``Engine.create_case`` as of the decision day, and for a filed report a second engine
+whose manual clock stops at the filing, then ``Engine.fire``. Both open a trip as
+every creation path does (:func:`engine.creation.trip_spec`: the CLI and the web
+form take the same path).
 
 No notice is sent for the past: skipped notices are written in the history. With
 ``notify`` a case gets the one notice that fits it now (its latest step's), never a
