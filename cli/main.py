@@ -25,13 +25,13 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import wiring
+from engine import creation
 from engine.app import App
-from engine.imports.text import name_key
+from engine.creation import Traveller
 from kernel.clock import Clock, ManualClock, from_local, to_local
 from kernel.errors import ConfigError, InvalidInput, StorageError, TheodoiError
 from kernel.settings import Config, load_config
-from storage import queries
-from storage.models import Unit
+from storage import decisions, queries
 from workflows import catalog
 
 app = typer.Typer(
@@ -205,9 +205,9 @@ def unit_add(
             raise InvalidInput(field, f"'{value}' is not an e-mail address")
     choice(language, ("vi", "en"), "language")
     with open_app(config) as application, application.db.session() as session:
-        unit = queries.unit_by_code(session, code) or Unit(code=code, name=name)
+        unit = queries.unit_by_code(session, code) or decisions.add_unit(session, code)
         unit.name, unit.email, unit.head_email, unit.language = name, email, head_email, language
-        session.add(unit)
+        decisions.save(session, [unit])
         session.flush()
         out.print(f"unit {unit.code}: {unit.name}")
 
@@ -240,44 +240,37 @@ def trip_add(
     email: Annotated[str | None, typer.Option(help="The traveller's address (cc).")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Record a traveller sent abroad by a decision; prints the new case id."""
+    """Record a traveller sent abroad by a decision; prints the new case id.
+
+    The trip is opened as of its decision day and caught up to now, as an import
+    opens it: a trip entered after its dates lands in report_due, overdue or
+    escalated, and gets only the notice that fits it now."""
     choice(issuer, ("province", "department"), "issuer")
     choice(category, ("standing_committee", "unit"), "category")
     choice(purpose, ("official", "private"), "purpose")
     decided_on = parse_date(decision_date, "decision-date")
     departure = parse_date(depart, "depart")
     arrival = parse_date(return_, "return")
-    if arrival < departure:
-        raise InvalidInput("return", f"return date {arrival} is before departure {departure}")
-    if not name.strip():
-        raise InvalidInput("name", "is empty")
     destinations = parse_countries(destination)
     with open_app(config) as application, application.db.session() as session:
-        found = queries.unit_by_code(session, unit)
-        if found is None:
-            raise InvalidInput("unit", f"unknown unit '{unit}' (add it with: theodoi unit add)")
-        dec = queries.get_or_create_decision(session, decision.strip(), decided_on, issuer)
-        same = queries.find_case_by_identity(session, "trip", dec.id, name_key(name))
-        if same is not None:
-            raise InvalidInput(
-                "name", f"{name.strip()} is already case {same.id} under decision {dec.number}"
-            )
-        case = application.engine.create_case(
+        traveller = Traveller(
+            name=name,
+            unit_id=creation.unit_id(session, unit),
+            category=category,
+            destinations=destinations,
+            purpose=purpose,
+            departure=departure,
+            return_=arrival,
+            position=position,
+            email=email,
+        )
+        [case] = creation.open_trips(
+            application.engine,
             session,
-            "trip",
-            {
-                "decision_id": dec.id,
-                "unit_id": found.id,
-                "name": name.strip(),
-                "name_key": name_key(name),
-                "position": position,
-                "category": category,
-                "destinations": destinations,
-                "purpose": purpose,
-                "email": email,
-                "planned_departure": departure,
-                "planned_return": arrival,
-            },
+            number=decision,
+            decided_on=decided_on,
+            issuer=issuer,
+            travellers=[traveller],
             actor=_user(),
         )
         typer.echo(case.id)

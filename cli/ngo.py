@@ -19,6 +19,7 @@ import typer
 from cli import main as core
 from cli.main import ConfigOpt, FormatOpt
 from engine import diagram
+from engine.creation import open_agreement, open_ngo_project
 from kernel.errors import InvalidInput
 
 ngo_app = typer.Typer(help="Foreign-NGO aid projects (dự án viện trợ PCPNN).", no_args_is_help=True)
@@ -81,7 +82,6 @@ def ngo_add(
 ) -> None:
     """Record an approved aid project; its reports open on their own. Prints the case id."""
     cli = core
-    from engine.cases_ngo import create_project
 
     @cli.cli_errors
     def run() -> None:
@@ -91,7 +91,7 @@ def ngo_add(
             if not text.strip():
                 raise InvalidInput(field, "is empty")
         with cli.open_app(config) as application, application.db.session() as session:
-            case = create_project(
+            case = open_ngo_project(
                 application.engine,
                 session,
                 actor=cli._user(),
@@ -188,7 +188,6 @@ def agreement_add(
 ) -> None:
     """Record an international agreement; its reviews and expiry follow. Prints the case id."""
     cli = core
-    from engine.cases_ngo import create_agreement
     from kernel.calendar import Duration
 
     @cli.cli_errors
@@ -198,7 +197,7 @@ def agreement_add(
         if review_every:
             Duration.parse(review_every)
         with cli.open_app(config) as application, application.db.session() as session:
-            case = create_agreement(
+            case = open_agreement(
                 application.engine,
                 session,
                 actor=cli._user(),

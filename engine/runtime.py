@@ -1,7 +1,8 @@
 """How cases move: events, timers, catch-up, and the one-transaction write of a step.
 
-Every change is computed in memory first (a :class:`CaseWork`: the moved case, its
-history rows, the timers to cancel and to add, the notices), then written in batches
+Every change is computed in memory first, by the pure step (engine/step.py: a
+:class:`CaseWork` holds the moved case, its history rows, the timers to cancel and to
+add, the notices), then written here in batches
 in the caller's transaction. A sweep batches many cases into one transaction; if the
 batched write fails, the batch is redone one case at a time, each under a savepoint,
 so one bad case does not sink the others. New cases are opened the same way, many at
@@ -14,17 +15,27 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
-from types import SimpleNamespace
 from typing import Any
 
 from sqlmodel import Session
 
 from engine.registry import Registry
 from engine.rules import Rules
+from engine.step import (
+    SKIP_BACKFILL,
+    CaseSpec,
+    CaseWork,
+    Draft,
+    DueTimer,
+    Step,
+    Stepper,
+    identify,
+    plain,
+)
 from kernel.calendar import BusinessCalendar
-from kernel.clock import Clock, to_local
+from kernel.clock import Clock, from_local, local_date, to_local
 from kernel.errors import (
     ConcurrentUpdate,
     InvalidInput,
@@ -42,72 +53,8 @@ from workflows.definition import Notice
 
 log = logging.getLogger("theodoi.engine")
 
-SKIP_BACKFILL = "backfill: notices for the past are not sent"
-
-
-@dataclass
-class Step:
-    """One event applied to a case: when it happened, who did it, why, with what."""
-
-    at: datetime
-    actor: str
-    reason: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class CaseSpec:
-    """A case to open as of ``created_at``, and what happened to it since: each step
-    ``(at, event, params, reason)`` is applied once the case has caught up to ``at``."""
-
-    workflow: str
-    fields: dict[str, Any]
-    created_at: datetime | None  # None: now
-    steps: Sequence[tuple[datetime, str, dict[str, Any], str | None]] = ()
-    reason: str | None = None  # why the case was opened (its create event's reason)
-
-
-class _Draft(SimpleNamespace):
-    """A new case while its past is computed: plain attributes, since setting one of
-    a Case's goes through SQLAlchemy's instrumentation at twenty times the cost (about
-    a tenth of an import's time, bench_import). The workflows' code takes either."""
-
-
-@dataclass
-class _DueTimer:
-    id: int | None  # None for a timer computed and fired in the same step
-    kind: str
-    level: int
-    fire_at: datetime
-
-
-@dataclass
-class CaseWork:
-    """Everything processing one case writes, computed before anything is written."""
-
-    case: Case  # a new case: a _Draft with the same fields
-    expected_version: int | None  # None: a new case, inserted as computed
-    horizon: datetime  # timers due up to here are fired now, in memory; later ones stored
-    events: list[dict[str, Any]] = field(default_factory=list)
-    fired: list[int] = field(default_factory=list)  # stored timers fired
-    timers_fired: int = 0  # including timers computed and fired in the same step
-    stale: list[int] = field(default_factory=list)
-    cancel_pending: bool = False
-    new_timers: list[dict[str, Any]] = field(default_factory=list)
-    notices: list[tuple[datetime, Notice, int]] = field(default_factory=list)
-    reasons: dict[str, str] = field(default_factory=dict)
-    # human-readable changes (simulate): when, which case, what; written out only for
-    # a report (a new case has its id only once inserted)
-    lines: list[tuple[datetime, Any, str]] = field(default_factory=list)
-    # child cases to open (when, workflow, fields) and events for the parent case,
-    # both carried out in the same transaction after this work is written
-    children: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
-    parent_events: list[tuple[int, str, Step]] = field(default_factory=list)
-
-    @property
-    def moved(self) -> bool:
-        return bool(self.events)
-
+# The step's vocabulary, importable from here as before.
+__all__ = ["SKIP_BACKFILL", "CaseSpec", "CaseWork", "Engine", "Step", "SweepReport", "case_snapshot"]
 
 @dataclass
 class SweepReport:
@@ -201,13 +148,14 @@ class Engine:
         with one ``executemany`` each (``notify=False``: notices recorded as skipped).
         """
         now = self.clock.now()
+        stepper = self.stepper(now)
         works = []
         for spec in specs:
             draft, step = self._open(spec, actor, now)
-            works.append(self._replay(draft, step, spec.steps, now))
+            works.append(stepper.open(draft, step, spec.steps))
         ids = queries.insert_cases(session, [work.case for work in works])
         for work, case_id in zip(works, ids, strict=True):
-            _identify(work, case_id)
+            identify(work, case_id)
         self._write(session, works, now, notify=notify)
         return [queries.case_from_fields(work.case) for work in works]
 
@@ -224,21 +172,27 @@ class Engine:
         expected_version: int | None = None,
         notify: bool = True,
     ) -> Case:
-        """Apply ``event`` to a case (as of ``at``, default now) and catch it up to now."""
+        """Apply ``event`` to a case (as of ``at``) and catch it up to now.
+
+        Without ``at`` the event happened now, or, when its ``on`` date is a past day
+        (a departure recorded today that happened last month), at the start of that
+        day: the case is brought up to then, the state it lands in arms its timers
+        from then, and those already due fire at their own instants."""
         now = self.clock.now()
-        at = at or now
+        at = at or self._when(params, now)
         if at > now + timedelta(minutes=1):
             raise InvalidInput("at", f"{self._fmt(at)} is in the future")
         case = self._load(session, case_id, expected_version)
         work = CaseWork(case, expected_version=case.version, horizon=at)
         queue = [
-            _DueTimer(t.id, t.kind, t.level, t.fire_at)
+            DueTimer(t.id, t.kind, t.level, t.fire_at)
             for t in queries.pending_timers(session, case_id)
             if t.fire_at <= at
         ]
         step = Step(at=at, actor=actor, reason=reason, params=dict(params or {}))
-        self._apply(case, event, step, work, queue, now)
-        self._advance(case, work, queue, now)
+        stepper = self.stepper(now)
+        stepper.apply(case, event, step, work, queue)
+        stepper.advance(case, work, queue, now)
         self._write(session, [work], now, notify=notify)
         return case
 
@@ -248,7 +202,7 @@ class Engine:
             raise InvalidInput("note", "is empty")
         case = self._load(session, case_id, None)
         now = self.clock.now()
-        row = self._event_row(case, "note", case.state, case.state, Step(now, actor, text))
+        row = self.stepper(now).event_row(case, "note", case.state, case.state, Step(now, actor, text))
         queries.insert_events(session, [row])
 
     def update_fields(
@@ -270,7 +224,7 @@ class Engine:
         for key, value in changes.items():
             old = getattr(case, key)
             if old != value:
-                diff[key] = [_plain(old), _plain(value)]
+                diff[key] = [plain(old), plain(value)]
                 setattr(case, key, value)
         if not diff:
             return case
@@ -282,20 +236,21 @@ class Engine:
         if wf.on_update is not None:
             wf.on_update(case, step, rules)
         if case.deadline != deadline_before and "deadline" not in diff:
-            diff["deadline"] = [_plain(deadline_before), _plain(case.deadline)]
+            diff["deadline"] = [plain(deadline_before), plain(case.deadline)]
+        stepper = self.stepper(now)
         work.events.append(
-            self._event_row(case, "update", case.state, case.state, step, {"changes": diff})
+            stepper.event_row(case, "update", case.state, case.state, step, {"changes": diff})
         )
         case.version += 1
         case.updated_at = now
         if wf.reopen and wf.transition(wf.reopen, case.state):
-            reopened: list[_DueTimer] = []
+            reopened: list[DueTimer] = []
             try:  # the late case's corrected deadline is ahead again: back to due
-                self._transition(case, wf.reopen, Step(now, actor, reason), work, reopened)
+                stepper.transition(case, wf.reopen, Step(now, actor, reason), work, reopened)
             except TransitionNotAllowed:
                 pass
             else:  # the transition re-armed the new state's timers
-                self._catch_up(case, work, reopened)
+                stepper.catch_up(case, work, reopened)
                 self._write(session, [work], now, notify=notify)
                 return case
         # Re-arm the current state's timers with the new data: timers the correction
@@ -304,10 +259,10 @@ class Engine:
         history = queries.case_events(session, case.id)
         done = {(e.data.get("timer"), e.data.get("level"), e.at) for e in history}
         work.cancel_pending = True
-        queue: list[_DueTimer] = []
-        self._schedule(case, work, Step(at=case.created_at, actor=actor), queue)
+        queue: list[DueTimer] = []
+        stepper.schedule(case, work, Step(at=case.created_at, actor=actor), queue)
         queue[:] = [t for t in queue if (t.kind, t.level, t.fire_at) not in done]
-        self._catch_up(case, work, queue)
+        stepper.catch_up(case, work, queue)
         self._write(session, [work], now, notify=notify)
         return case
 
@@ -378,12 +333,13 @@ class Engine:
         cases = {c.id: c for c in queries.load_cases(session, due)}
         works: list[CaseWork] = []
         parked: list[tuple[int, str]] = []
+        stepper = self.stepper(self.clock.now())
         for case_id, timers in due.items():
             case = cases[case_id]
-            queue = [_DueTimer(t.id, t.kind, t.level, t.fire_at) for t in timers]
+            queue = [DueTimer(t.id, t.kind, t.level, t.fire_at) for t in timers]
             work = CaseWork(case, expected_version=case.version, horizon=now)
             try:
-                self._catch_up(case, work, queue)
+                stepper.catch_up(case, work, queue)
             except Exception as exc:  # a poison case: park its timers, go on
                 log.error("case %s: timer failed: %s", case_id, exc, exc_info=True)
                 parked.extend((t.id, f"{type(exc).__name__}: {exc}") for t in timers)
@@ -451,151 +407,28 @@ class Engine:
                 )
             last = at
         values = {**spec.fields, "workflow": spec.workflow, "state": wf.initial, "version": 1}
-        case = _Draft(**queries.new_case_values({**values, "created_at": now, "updated_at": now}))
-        step = Step(at=created_at, actor=actor, reason=spec.reason)
-        if wf.on_create is not None:
-            wf.on_create(case, step, self.rules(spec.workflow))
-        return case, step
+        case = Draft(**queries.new_case_values({**values, "created_at": now, "updated_at": now}))
+        return case, Step(at=created_at, actor=actor, reason=spec.reason)
 
-    def _replay(
-        self,
-        case: Case,
-        step: Step,
-        steps: Sequence[tuple[datetime, str, dict[str, Any], str | None]],
-        now: datetime,
-    ) -> CaseWork:
-        """A new case's past: created at ``step.at``, each of ``steps`` applied at its
-        instant, caught up to ``now``; computed before the case has an id."""
-        wf = self.registry[case.workflow].workflow
-        first = min(steps[0][0], now) if steps else now  # timers due by then: queued now
-        work = CaseWork(case, expected_version=None, horizon=first)
-        work.events.append(self._event_row(case, "create", None, wf.initial, step))
-        work.lines.append((step.at, case, f"created in {wf.initial}"))
-        for notice in wf.create_notices:
-            work.notices.append((step.at, notice, 0))
-        queue: list[_DueTimer] = []
-        self._schedule(case, work, step, queue)
-        for at, event, params, reason in steps:
-            self._apply(case, event, Step(at, step.actor, reason, dict(params)), work, queue, now)
-        self._advance(case, work, queue, now)
-        return work
+    def _when(self, params: dict[str, Any] | None, now: datetime) -> datetime:
+        """When an event without ``at`` happened: at the start of its ``on`` day if
+        that day is past, else now."""
+        day = (params or {}).get("on")
+        if isinstance(day, str):
+            try:
+                day = date.fromisoformat(day)
+            except ValueError:
+                return now  # the workflow's guard says what is wrong with it
+        if not isinstance(day, date) or isinstance(day, datetime):
+            return now
+        tz = self.config.organisation.tz
+        if day >= local_date(now, tz):
+            return now
+        return from_local(day, time(0, 0), tz)
 
-    def _apply(
-        self,
-        case: Case,
-        event: str,
-        step: Step,
-        work: CaseWork,
-        queue: list[_DueTimer],
-        now: datetime,
-    ) -> None:
-        """Bring the case up to ``step.at`` (a backdated event finds the state it met
-        then), then apply ``event``; timers it schedules that are not due yet wait."""
-        self._advance(case, work, queue, step.at)
-        work.horizon = min(step.at, now)
-        self._transition(case, event, step, work, queue)
-
-    def _advance(self, case: Case, work: CaseWork, queue: list[_DueTimer], to: datetime) -> None:
-        """Fire the case's timers due by ``to`` in order: those queued and those
-        computed in memory and not yet stored."""
-        work.horizon = to
-        due = [t for t in work.new_timers if t["fire_at"] <= to]
-        if due:
-            work.new_timers = [t for t in work.new_timers if t["fire_at"] > to]
-            queue.extend(_DueTimer(None, t["kind"], t["level"], t["fire_at"]) for t in due)
-            queue.sort(key=lambda t: t.fire_at)
-        self._catch_up(case, work, queue)
-
-    def _transition(
-        self, case: Case, event: str, step: Step, work: CaseWork, queue: list[_DueTimer]
-    ) -> None:
-        runtime = self.registry[case.workflow]
-        rules = self.rules(case.workflow)
-        transition = runtime.check(case, event, step, rules)
-        source = case.state
-        if transition.action is not None:
-            transition.action(case, step, rules)
-        if transition.spawn is not None:
-            work.children.extend((step.at, w, f) for w, f in transition.spawn(case, step, rules))
-        if transition.tell_parent and case.parent_id:
-            child_step = _child_step(case, event, step)
-            work.parent_events.append((case.parent_id, transition.tell_parent, child_step))
-        case.state = transition.dest
-        case.version += 1
-        case.updated_at = self.clock.now()
-        work.events.append(self._event_row(case, event, source, transition.dest, step))
-        arrow = f"{source} → {transition.dest}"
-        level = f" (level {case.escalation_level})" if event == "escalate" else ""
-        work.lines.append((step.at, case, f"{arrow}  [{event}]{level}"))
-        for notice in transition.notices:
-            work.notices.append((step.at, notice, case.escalation_level or 0))
-        if step.reason:
-            work.reasons[event] = step.reason
-        # Leaving a state cancels its timers; entering one schedules its own.
-        work.cancel_pending = True
-        queue.clear()
-        work.new_timers = []
-        self._schedule(case, work, step, queue)
-        auto = runtime.workflow.auto.get(case.state)
-        if auto:
-            self._transition(case, auto, Step(at=step.at, actor=step.actor), work, queue)
-
-    def _schedule(self, case: Case, work: CaseWork, step: Step, queue: list[_DueTimer]) -> None:
-        """Timers of the case's current state; those already due go on ``queue``."""
-        wf = self.registry[case.workflow].workflow
-        rules = self.rules(case.workflow)
-        for rule in wf.timers_for(case.state):
-            for level, fire_at in enumerate(rule.when(case, rules), start=1):
-                if fire_at is None or fire_at < step.at:
-                    continue  # before the state was entered: not this state's business
-                if fire_at <= work.horizon:
-                    queue.append(_DueTimer(None, rule.kind, level, fire_at))
-                else:
-                    work.new_timers.append(
-                        {
-                            "case_id": case.id,
-                            "kind": rule.kind,
-                            "level": level,
-                            "fire_at": fire_at,
-                            "status": "pending",
-                        }
-                    )
-        queue.sort(key=lambda t: t.fire_at)
-
-    def _catch_up(self, case: Case, work: CaseWork, queue: list[_DueTimer]) -> None:
-        """Fire the case's due timers in order until none is due: the case lands in the
-        state it should be in now, with history dated when each thing happened."""
-        wf = self.registry[case.workflow].workflow
-        guard = 0
-        while queue:
-            guard += 1
-            if guard > 1000:
-                raise TheodoiError(f"case {case.id}: timers loop without end")
-            timer = queue.pop(0)
-            rule = wf.timer_rule(timer.kind)
-            if rule is None or rule.state != case.state:
-                if timer.id is not None:
-                    work.stale.append(timer.id)
-                continue
-            if timer.id is not None:
-                work.fired.append(timer.id)
-            work.timers_fired += 1
-            step = Step(at=timer.fire_at, actor=self.actor, params={})
-            if rule.spawn is not None:
-                rules = self.rules(case.workflow)
-                work.children.extend((step.at, w, f) for w, f in rule.spawn(case, step, rules))
-            if rule.event is not None:
-                index = len(work.events)
-                self._transition(case, rule.event, step, work, queue)
-                work.events[index]["data"].update({"timer": timer.kind, "level": timer.level})
-            else:
-                data = {"timer": timer.kind, "level": timer.level}
-                work.events.append(
-                    self._event_row(case, timer.kind, case.state, case.state, step, data)
-                )
-                work.lines.append((step.at, case, f"{timer.kind} {timer.level}  ({case.state})"))
-                for notice in rule.notices:
-                    work.notices.append((step.at, notice, timer.level))
+    def stepper(self, now: datetime) -> Stepper:
+        """The pure step (engine/step.py) with this engine's workflows and rules."""
+        return Stepper(self.registry, self.rules, actor=self.actor, now=now)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -616,10 +449,11 @@ class Engine:
         )
         requests: list[NoticeRequest] = []
         events: list[dict[str, Any]] = []
+        stepper = self.stepper(self.clock.now())
         for work in works:
             events.extend(work.events)
-            sent, skipped = self._choose_notices(work, notify)
-            requests.extend(sent)
+            sent, skipped = stepper.choose_notices(work, notify)
+            requests.extend(self._request(work, notice, level, at) for at, notice, level in sent)
             events.extend(skipped)
         queries.insert_events(session, events)
         if requests:
@@ -652,29 +486,6 @@ class Engine:
                     )
                 except TransitionNotAllowed:
                     log.debug("case %s ignores %s from a child", parent_id, event)
-
-    def _choose_notices(
-        self, work: CaseWork, notify: bool
-    ) -> tuple[list[NoticeRequest], list[dict[str, Any]]]:
-        """Catch-up, not flood: only the notices of the latest step are sent; the
-        others are recorded in the history as skipped, with the reason."""
-        if not work.notices:
-            return [], []
-        latest = max(at for at, _n, _l in work.notices)
-        sent, skipped = [], []
-        for at, notice, level in work.notices:
-            if notify and at == latest:
-                sent.append(self._request(work, notice, level, at))
-                continue
-            reason = (
-                SKIP_BACKFILL
-                if not notify
-                else f"superseded: the case is now {work.case.state}; only its current notice goes out"
-            )
-            step = Step(at=at, actor=self.actor, reason=reason)
-            data = {"notice": notice.kind, "level": level}
-            skipped.append(self._event_row(work.case, "notice_skipped", None, None, step, data))
-        return sent, skipped
 
     def _request(self, work: CaseWork, notice: Notice, level: int, at: datetime) -> NoticeRequest:
         case = work.case
@@ -715,55 +526,8 @@ class Engine:
         rows = build_rows(requests, router, now, self._mail_domain, **options)
         queries.insert_outbox(session, rows)
 
-    def _event_row(
-        self,
-        case: Case,
-        event: str,
-        source: str | None,
-        dest: str | None,
-        step: Step,
-        data: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        payload = {k: _plain(v) for k, v in step.params.items()}
-        payload.update(data or {})
-        return {
-            "case_id": case.id,
-            "event": event,
-            "from_state": source,
-            "to_state": dest,
-            "actor": step.actor,
-            "at": step.at,
-            "recorded_at": self.clock.now(),
-            "reason": step.reason,
-            "data": payload,
-        }
-
-
 class _BatchFailed(TheodoiError):
     pass
-
-
-def _identify(work: CaseWork, case_id: int) -> None:
-    """Give a new case, computed before it was inserted, its id: on the case, its
-    history and timer rows, and the steps it passes to its parent."""
-    work.case.id = case_id
-    for row in work.events:
-        row["case_id"] = case_id
-    for row in work.new_timers:
-        row["case_id"] = case_id
-    for _parent, _event, step in work.parent_events:
-        step.params["child_id"] = case_id
-
-
-def _child_step(case: Case, event: str, step: Step) -> Step:
-    """The step a parent receives from a child's transition: same time and actor."""
-    params = {
-        "child_id": case.id,
-        "child_workflow": case.workflow,
-        "child_event": event,
-        "child_key": (case.data or {}).get("key"),
-    }
-    return Step(at=step.at, actor=step.actor, reason=step.reason, params=params)
 
 
 def case_snapshot(case: Case) -> dict[str, Any]:
@@ -781,21 +545,15 @@ def case_snapshot(case: Case) -> dict[str, Any]:
         "decision_id": case.decision_id,
         "unit_id": case.unit_id,
         "parent_id": case.parent_id,
-        "planned_departure": _plain(case.planned_departure),
-        "planned_return": _plain(case.planned_return),
-        "actual_departure": _plain(case.actual_departure),
-        "actual_return": _plain(case.actual_return),
-        "deadline": _plain(case.deadline),
-        "report_filed_on": _plain(case.report_filed_on),
+        "planned_departure": plain(case.planned_departure),
+        "planned_return": plain(case.planned_return),
+        "actual_departure": plain(case.actual_departure),
+        "actual_return": plain(case.actual_return),
+        "deadline": plain(case.deadline),
+        "report_filed_on": plain(case.report_filed_on),
         "filed_late": case.filed_late,
         "escalation_level": case.escalation_level,
     }
     for key, value in (case.data or {}).items():
-        snap.setdefault(key, _plain(value))
+        snap.setdefault(key, plain(value))
     return snap
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value

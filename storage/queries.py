@@ -446,3 +446,29 @@ def claim_period(session: Session, key: str, now: datetime, worker: str) -> bool
     # RETURNING, not rowcount: psycopg reports -1 for this statement.
     result = session.execute(stmt.returning(PeriodicRun.__table__.c.key))
     return result.first() is not None
+
+
+# -- cases, for the creation paths (engine/creation.py, engine/imports/writer.py) ------
+
+
+def cases_under_decisions(
+    session: Session, workflow: str, decision_ids: Iterable[int]
+) -> list[Case]:
+    """The cases of ``workflow`` opened under the given decisions (in chunks: a large
+    import names thousands)."""
+    ids = sorted(set(decision_ids))
+    found: list[Case] = []
+    for start in range(0, len(ids), 5000):
+        stmt = select(Case).where(
+            Case.workflow == workflow, Case.decision_id.in_(ids[start : start + 5000])
+        )
+        found.extend(session.scalars(stmt))
+    return found
+
+
+def find_case_by_key(session: Session, workflow: str, name_key: str) -> Case | None:
+    """The case of ``workflow`` with this identity key, whatever its decision (a
+    project's code, an agreement's reference)."""
+    stmt = select(CASE).where(CASE.c.workflow == workflow, CASE.c.name_key == name_key)
+    row = session.execute(stmt).first()
+    return case_from_row(row) if row else None

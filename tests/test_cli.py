@@ -52,7 +52,7 @@ def test_simulate_a_trip_life_then_show(db: Path) -> None:
     shown = json.loads(run(db, "show", case_id, "--format", "json").stdout)
     path = [(e["event"], e["to"], e["at"]) for e in shown["history"] if e["to"]]
     assert path == [
-        ("create", "approved", "2021-08-20T02:00:00"),
+        ("create", "approved", "2021-08-19T17:00:00"),  # the decision day, as an import
         ("depart", "travelling", "2021-08-29T17:00:00"),
         ("return", "returned", "2021-09-05T17:00:00"),
         ("open_report", "report_due", "2021-09-05T17:00:00"),

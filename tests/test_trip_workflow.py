@@ -291,3 +291,34 @@ def test_correction_that_puts_the_deadline_ahead_reopens_a_late_case(
         timers = [t.kind for t in queries.pending_timers(session, case_id)]
     assert case.state == "report_due" and case.deadline == date(2021, 10, 5)
     assert events[-2:] == ["update", "reopen"] and "deadline" in timers
+
+
+def test_departure_and_return_recorded_by_hand_rearm_the_timers(
+    app: App, clock: ManualClock
+) -> None:
+    """A trip opened *now* with past dates (how the CLI and the web opened trips before
+    one creation path) sits in approved with no timer. Recording its departure and
+    return with their dates dates them then: report_due arms its timers from the
+    return and the case catches up to escalated, each step at its own instant."""
+    clock.set(datetime(2021, 10, 20, 1, 0))
+    case_id = add_trip(app, planned_return=date(2021, 12, 31))  # came back early
+    with app.db.session(write=False) as session:
+        assert queries.get_case(session, case_id).state == "approved"
+        assert not queries.pending_timers(session, case_id)
+    _fire(app, case_id, "depart", on=date(2021, 8, 30))
+    _fire(app, case_id, "return", on=date(2021, 9, 6))
+    with app.db.session(write=False) as session:
+        case = queries.get_case(session, case_id)
+        history = [(e.event, e.at) for e in queries.case_events(session, case_id)
+                   if e.to_state and e.event != "create"]  # created (wrongly) on 20/10
+    assert (case.state, case.escalation_level, case.deadline) == ("escalated", 2, date(2021, 9, 21))
+    assert history == [
+        ("depart", datetime(2021, 8, 29, 17, 0)),
+        ("return", datetime(2021, 9, 5, 17, 0)),
+        ("open_report", datetime(2021, 9, 5, 17, 0)),
+        ("reminder", datetime(2021, 9, 14, 0, 30)),
+        ("reminder", datetime(2021, 9, 20, 0, 30)),
+        ("deadline_passed", datetime(2021, 9, 21, 17, 0)),
+        ("escalate", datetime(2021, 9, 28, 17, 0)),
+        ("escalate", datetime(2021, 10, 12, 17, 0)),
+    ]

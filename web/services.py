@@ -12,10 +12,9 @@ from typing import Any
 import pycountry
 from sqlmodel import Session, select
 
-from engine.imports.text import name_key
+from engine import creation
 from kernel.clock import local_date
 from kernel.errors import InvalidInput
-from storage import queries
 from storage.models import Attachment, CalendarDay, Case, Event
 
 # -- report submission ----------------------------------------------------------------
@@ -164,7 +163,9 @@ def create_decision(
     travellers: list[dict[str, str]],
     actor: str,
 ) -> list[Case]:
-    """One decision and one trip case per traveller, all in the caller's transaction."""
+    """One decision and one trip case per traveller, all in the caller's transaction,
+    through the creation path every trip takes (engine/creation.py): each opened as of
+    the decision day and caught up to now, with only the notice that fits it now."""
     number = number.strip()
     if not number:
         raise InvalidInput("decision_number", "is required")
@@ -175,9 +176,7 @@ def create_decision(
     prepared = []
     for index, t in enumerate(travellers, start=1):
         where = f"traveller {index}"
-        unit = queries.unit_by_code(session, (t.get("unit") or "").strip())
-        if unit is None:
-            raise InvalidInput(f"{where}: unit", f"unknown unit '{t.get('unit')}'")
+        unit_id = creation.unit_id(session, t.get("unit") or "", f"{where}: unit")
         category = t.get("category") or "unit"
         purpose = t.get("purpose") or "official"
         if category not in CATEGORIES:
@@ -186,34 +185,31 @@ def create_decision(
             raise InvalidInput(f"{where}: purpose", f"'{purpose}' is not allowed")
         departure = parse_day(t.get("departure"), f"{where}: departure")
         arrival = parse_day(t.get("return"), f"{where}: return")
-        if arrival < departure:
-            raise InvalidInput(f"{where}: return", "is before the departure")
         email = (t.get("email") or "").strip() or None
         if email and "@" not in email:
             raise InvalidInput(f"{where}: email", f"'{email}' is not an e-mail address")
-        name = " ".join(t["name"].split())
         prepared.append(
-            {
-                "unit_id": unit.id,
-                "name": name,
-                "name_key": name_key(name),
-                "position": (t.get("position") or "").strip() or None,
-                "category": category,
-                "destinations": parse_countries(t.get("destinations") or ""),
-                "purpose": purpose,
-                "email": email,
-                "planned_departure": departure,
-                "planned_return": arrival,
-            }
+            creation.Traveller(
+                name=" ".join(t["name"].split()),
+                unit_id=unit_id,
+                category=category,
+                destinations=parse_countries(t.get("destinations") or ""),
+                purpose=purpose,
+                departure=departure,
+                return_=arrival,
+                position=(t.get("position") or "").strip() or None,
+                email=email,
+            )
         )
-    decision = queries.get_or_create_decision(session, number, decided_on, issuer)
-    cases = []
-    for fields in prepared:
-        if queries.find_case_by_identity(session, "trip", decision.id, fields["name_key"]):
-            raise InvalidInput("name", f"{fields['name']} is already in decision {number}")
-        fields["decision_id"] = decision.id
-        cases.append(app.engine.create_case(session, "trip", fields, actor=actor))
-    return cases
+    return creation.open_trips(
+        app.engine,
+        session,
+        number=number,
+        decided_on=decided_on,
+        issuer=issuer,
+        travellers=prepared,
+        actor=actor,
+    )
 
 
 # -- calendar changes ---------------------------------------------------------------------

@@ -32,6 +32,7 @@ from pydantic import field_validator
 
 from kernel.calendar import Duration
 from kernel.settings import BeforeOffsets, DurationText
+from kernel.text import name_key
 from workflows.definition import Notice, TimerRule, Transition, Workflow, WorkflowSettings
 from workflows.obligation import as_date, setting
 from workflows.recurring import Occurrence, Recurring, anniversaries
@@ -216,7 +217,7 @@ def agreement_fields(
         raise ValueError(f"the end date {end} is not after the start date {start}")
     return {
         "name": title,
-        "name_key": " ".join(reference.lower().split()),
+        "name_key": name_key(reference),
         "unit_id": unit_id,
         "destinations": partner_country,
         "email": email,

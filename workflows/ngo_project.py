@@ -46,6 +46,7 @@ from typing import Any
 from pydantic import model_validator
 
 from kernel.settings import DurationText, Section
+from kernel.text import name_key
 from workflows.decision import ISSUER
 from workflows.definition import TimerRule, Transition, Workflow, WorkflowSettings
 from workflows.obligation import as_date, setting
@@ -371,7 +372,7 @@ def project_fields(
     """A new project case's fields; ``data`` holds the rest (see the module's doc)."""
     if end <= start:
         raise ValueError(f"the end date {end} is not after the start date {start}")
-    key = " ".join(project_code.lower().split())
+    key = name_key(project_code)
     return {
         "name": name,
         "name_key": key,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from engine.app import App
-from engine.cases_ngo import create_agreement
+from engine.creation import open_agreement
 from engine.imports import ImportOptions, ImportRefused, register_kind
 from engine.imports import parsing as p
 from engine.imports.columns import Column
@@ -25,6 +25,7 @@ from engine.imports.units import RowReader
 from engine.imports.writer import RowResult, WriteResult
 from kernel.calendar import Duration
 from kernel.errors import InvalidInput
+from kernel.text import name_key
 from storage import queries
 
 AGREEMENT_COLUMNS: tuple[Column, ...] = (
@@ -112,9 +113,9 @@ def _handler(app: App, session: Session, table: Table, options: ImportOptions) -
     existing = {c.name_key: c for c in queries.find_cases(session, workflow="agreement")}
     for number, values in rows:
         label = f"{values['reference']}: {values['title']}"
-        case = existing.get(" ".join(values["reference"].lower().split()))
+        case = existing.get(name_key(values["reference"]))
         if case is None:
-            made = create_agreement(
+            made = open_agreement(
                 app.engine, session, actor=options.actor, notify=options.notify, **values
             )
             result.rows.append(RowResult(number, "created", label, made.state, case=made))

@@ -21,7 +21,7 @@ from typing import Any
 from sqlmodel import Session
 
 from engine.app import App
-from engine.cases_ngo import create_project
+from engine.creation import open_ngo_project
 from engine.imports import ImportOptions, ImportRefused, register_kind
 from engine.imports import parsing as p
 from engine.imports.columns import Column
@@ -31,6 +31,7 @@ from engine.imports.trips import UnitIndex
 from engine.imports.units import RowReader
 from engine.imports.writer import RowResult, WriteResult
 from kernel.clock import local_date
+from kernel.text import name_key
 from storage import queries
 
 NGO_COLUMNS: tuple[Column, ...] = (
@@ -153,9 +154,9 @@ def write_projects(
     for row in rows:
         values = dict(row.values)
         label = f"{values['project_code']}: {values['name']}"
-        case = existing.get(" ".join(values["project_code"].lower().split()))
+        case = existing.get(name_key(values["project_code"]))
         if case is None:
-            created = create_project(
+            created = open_ngo_project(
                 app.engine, session, actor=options.actor, notify=options.notify, **values
             )
             result.rows.append(RowResult(row.row, "created", label, created.state, case=created))

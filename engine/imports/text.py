@@ -1,30 +1,19 @@
-"""Text folding shared by headers, synonyms and identities.
+"""Text folding for headers and synonyms.
 
-:func:`name_key` is THE normaliser for a traveller's name (``Case.name_key``): every
-place that identifies a person by name must use it, so an import, the CLI and the web
-agree on who is who.
+The identity key (:func:`name_key`) lives in :mod:`kernel.text`, shared with the
+workflows and every creation path; it is re-exported here for the import's modules.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from kernel.text import name_key, strip_diacritics
+
+__all__ = ["fold", "name_key", "strip_diacritics"]
 
 _SPACES = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]|_")
-
-
-def strip_diacritics(text: str) -> str:
-    """``"Nguyễn Văn Đức"`` → ``"Nguyen Van Duc"`` (đ/Đ are letters of their own in
-    Unicode, not d with a mark, so they are mapped by hand)."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def name_key(name: str) -> str:
-    """A person's identity for matching: lowercase, no diacritics, single spaces."""
-    return _SPACES.sub(" ", strip_diacritics(str(name)).lower()).strip()
 
 
 def fold(text: str) -> str:

@@ -13,6 +13,7 @@ from engine.imports.problems import Problem
 from engine.imports.reading import Table
 from engine.imports.text import fold, name_key
 from engine.imports.units import RowReader
+from kernel.text import decision_identity
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class TripRow:
 
     @property
     def identity(self) -> tuple[str, int, str]:
-        return (*self.decision_key, self.name_key)
+        return decision_identity(*self.decision_key, self.name)
 
 
 class UnitIndex:
@@ -128,7 +129,7 @@ def parse_trips(table: Table, units: UnitIndex, today: date) -> tuple[list[TripR
                     f"decision {dnum} of {ddate.year} has another date or issuer in row {first[0]}",
                 )
             if name:
-                ident = (*key, name_key(name))
+                ident = decision_identity(*key, name)
                 if ident in identities:
                     reader.fail(
                         "full_name", name, f"same person and decision as row {identities[ident]}"

@@ -10,10 +10,11 @@ exactly as if it had been recorded then), and accepted when the row says so.
 Two ways to write it, with the same result (tests/test_import_backfill.py compares
 them): ``Engine.replay_many``, which opens a batch of cases as of their decision days,
 files their reports at their dates and writes them all with a few batched statements
-(the default), or the engine's public steps one case at a time (``bulk=False``, and
-whenever notices are wanted): ``Engine.create_case`` as of the decision day, and for
-a filed report a second engine whose manual clock stops at the filing, then
-``Engine.fire``.
+(the default), or the engine's public steps one case at a time (``bulk=False``):
+``Engine.create_case`` as of the decision day, and for a filed report a second engine
+whose manual clock stops at the filing, then ``Engine.fire``. Both open a trip as
+every creation path does (:func:`engine.creation.trip_spec`: the CLI and the web
+form take the same path).
 
 No notice is sent for the past: skipped notices are written in the history. With
 ``notify`` a case gets the one notice that fits it now (its latest step's), never a
@@ -32,15 +33,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlmodel import Session, select
-
 from engine.app import App
+from engine.creation import Traveller, trip_fields, trip_spec
 from engine.imports.trips import TripRow
 from engine.imports.units import UnitRow
 from engine.runtime import CaseSpec, Engine
 from kernel.clock import ManualClock, from_local
-from storage import queries
-from storage.models import Case, Decision, Unit
+from storage import decisions, queries
+from storage.db import Session
+from storage.models import Case, Decision
 
 Progress = Callable[[int], None]  # called with the number of rows just done
 BATCH = 2000  # new trips opened per Engine.replay_many
@@ -93,14 +94,14 @@ def write_units(session: Session, rows: Sequence[UnitRow]) -> WriteResult:
             "language": row.language,
         }
         if unit is None:
-            session.add(Unit(code=row.code, **values))
+            decisions.add_unit(session, row.code, **values)
             result.rows.append(RowResult(row.row, "created", f"unit {row.code}: {row.name}"))
             continue
         changes = {k: [getattr(unit, k), v] for k, v in values.items() if getattr(unit, k) != v}
         for key, (_old, new) in changes.items():
             setattr(unit, key, new)
         if changes:
-            session.add(unit)
+            decisions.save(session, [unit])
         result.rows.append(
             RowResult(
                 row.row,
@@ -138,8 +139,9 @@ class TripWriter:
         self.past = Engine(app.db, app.config, app.registry, self.past_clock, app.worker_id)
         self.past.reload_calendar(session)
         self._batch: list[tuple[CaseSpec, Decision, RowResult, tuple[str, int, str]]] = []
+        self._notify = False  # the batch's notices (one import: one choice)
         self.result = WriteResult()
-        self._decisions = {(d.number, d.year): d for d in session.scalars(select(Decision)).all()}
+        self._decisions = decisions.decisions_by_key(session)
         self._touched: set[tuple[str, int]] = set()
         self._cases: dict[tuple[str, int, str], Any] = {}
 
@@ -150,14 +152,9 @@ class TripWriter:
             self._decisions[r.decision_key].id for r in rows if r.decision_key in self._decisions
         }
         by_id = {d.id: d for d in self._decisions.values()}
-        ids = sorted(wanted)
-        for start in range(0, len(ids), 5000):
-            stmt = select(Case).where(
-                Case.workflow == "trip", Case.decision_id.in_(ids[start : start + 5000])
-            )
-            for case in self.session.scalars(stmt):
-                decision = by_id[case.decision_id]
-                self._cases[(decision.number, decision.year, case.name_key)] = case
+        for case in queries.cases_under_decisions(self.session, "trip", wanted):
+            decision = by_id[case.decision_id]
+            self._cases[(decision.number, decision.year, case.name_key)] = case
 
     def _at(self, day: date, at: time = time(0, 0)) -> datetime:
         return min(from_local(day, at, self.tz), self.now)
@@ -167,13 +164,9 @@ class TripWriter:
         key = row.decision_key
         decision = self._decisions.get(key)
         if decision is None:
-            decision = Decision(
-                number=row.decision_number,
-                year=key[1],
-                decided_on=row.decision_date,
-                issuer=row.issuer,
+            decision = decisions.add_decision(  # flushed with the next batch of cases
+                self.session, row.decision_number, row.decision_date, row.issuer
             )
-            self.session.add(decision)  # flushed with the next batch of cases
             self._decisions[key] = decision
             self._touched.add(key)
             self.result.decisions_created += 1
@@ -181,7 +174,7 @@ class TripWriter:
             self._touched.add(key)
             if (decision.decided_on, decision.issuer) != (row.decision_date, row.issuer):
                 decision.decided_on, decision.issuer = row.decision_date, row.issuer
-                self.session.add(decision)
+                decisions.save(self.session, [decision])
                 self.session.flush()
                 self.result.decisions_updated += 1
         return decision
@@ -207,7 +200,9 @@ class TripWriter:
         for spec, decision, _result, _key in self._batch:
             spec.fields["decision_id"] = decision.id
         specs = [spec for spec, _decision, _result, _key in self._batch]
-        cases = self.app.engine.replay_many(self.session, specs, actor=self.actor)
+        cases = self.app.engine.replay_many(
+            self.session, specs, actor=self.actor, notify=self._notify
+        )
         for (_spec, _decision, result, key), case in zip(self._batch, cases, strict=True):
             result.state, result.case = case.state, case
             self._cases[key] = case
@@ -215,67 +210,72 @@ class TripWriter:
 
     # -- a new trip ------------------------------------------------------------------
 
-    def _fields(self, row: TripRow, decision: Decision) -> dict[str, Any]:
-        return {
-            "decision_id": decision.id,
-            "unit_id": row.unit_id,
-            "name": row.name,
-            "name_key": row.name_key,
-            "position": row.position,
-            "category": row.category,
-            "destinations": ",".join(row.destinations),
-            "purpose": row.purpose,
-            "email": row.email,
-            "planned_departure": row.departure,
-            "planned_return": row.return_,
-        }
+    def _traveller(self, row: TripRow) -> Traveller:
+        return Traveller(
+            name=row.name,
+            unit_id=row.unit_id,
+            category=row.category,
+            destinations=",".join(row.destinations),
+            purpose=row.purpose,
+            departure=row.departure,
+            return_=row.return_,
+            position=row.position,
+            email=row.email,
+            filed_on=row.filed_on,
+            accepted=row.accepted,
+        )
 
     def create(self, row: TripRow, notify: bool) -> RowResult:
+        """A new trip through the creation path every trip takes (engine/creation.py):
+        opened as of its decision day, caught up to now; with ``notify`` it gets the
+        one notice that fits it now."""
         decision = self.decision(row)
-        fields = self._fields(row, decision)
         reason = f"imported from {self.source}, row {row.row}"
-        # Created at the start of its decision day (or of its departure, if earlier), so
-        # a departure on the decision day itself still fires.
-        created_at = self._at(min(row.decision_date, row.departure))
-        steps: list[tuple[datetime, str, dict[str, Any], str | None]] = []
-        if row.filed_on is not None:
-            filed_at = max(self._at(row.filed_on, self.office_start), created_at)
-            steps.append((filed_at, "file", {"on": row.filed_on}, reason))
-            if row.accepted:
-                steps.append((filed_at, "accept", {}, reason))
+        spec = trip_spec(
+            self.app.engine, row.decision_date, decision.id, self._traveller(row), reason=reason
+        )
         label = f"{row.name} ({row.decision_number}, {row.decision_date.year})"
-        if self.bulk and not notify:  # state and case filled in when the batch is opened
+        if self.bulk:  # state and case filled in when the batch is opened
             result = RowResult(row.row, "created", label)
-            spec = CaseSpec("trip", fields, created_at, steps, reason)
+            self._notify = notify
             self._batch.append((spec, decision, result, row.identity))
             if len(self._batch) >= BATCH:
                 self.flush()
             return result
         if decision.id is None:
             self.session.flush()
-            fields["decision_id"] = decision.id
-        if steps:
-            case = self._create_past(fields, created_at, reason, steps)
+            spec.fields["decision_id"] = decision.id
+        if spec.steps:
+            case = self._create_past(spec)
         else:
-            case = self._create_now(fields, created_at, reason, notify)
+            case = self.app.engine.create_case(
+                self.session,
+                "trip",
+                spec.fields,
+                actor=self.actor,
+                at=spec.created_at,
+                notify=notify,
+                reason=reason,
+            )
         self._cases[row.identity] = case
         return RowResult(row.row, "created", label, case.state, case=case)
 
-    def _create_past(
-        self,
-        fields: dict[str, Any],
-        at: datetime,
-        reason: str,
-        steps: list[tuple[datetime, str, dict[str, Any], str | None]],
-    ) -> Case:
-        """The engine's path for a trip with a filed report: a second engine whose
-        manual clock stops at the filing, so the case catches up only that far."""
-        self.past_clock.set(steps[0][0])
+    def _create_past(self, spec: CaseSpec) -> Case:
+        """The engine's one-case steps for a trip with a filed report (``bulk=False``,
+        the check of the batched path): a second engine whose manual clock stops at
+        each step, so the case catches up only that far."""
+        self.past_clock.set(spec.steps[0][0])
         engine = self.past
         case = engine.create_case(
-            self.session, "trip", fields, actor=self.actor, at=at, notify=False, reason=reason
+            self.session,
+            "trip",
+            spec.fields,
+            actor=self.actor,
+            at=spec.created_at,
+            notify=False,
+            reason=spec.reason,
         )
-        for instant, event, params, why in steps:
+        for instant, event, params, why in spec.steps:
             self.past_clock.set(instant)
             case = engine.fire(
                 self.session,
@@ -289,58 +289,13 @@ class TripWriter:
             )
         return case
 
-    def _create_now(self, fields: dict[str, Any], at: datetime, reason: str, notify: bool) -> Case:
-        engine = self.app.engine
-        if not notify:
-            return engine.create_case(
-                self.session,
-                "trip",
-                fields,
-                actor=self.actor,
-                at=at,
-                notify=False,
-                reason=reason,
-            )
-        # Which notice fits now is known only once the case has caught up: try quietly,
-        # and redo it with its latest notice unless that would be a stale approval.
-        with self.session.begin_nested() as savepoint:
-            case = engine.create_case(
-                self.session,
-                "trip",
-                fields,
-                actor=self.actor,
-                at=at,
-                notify=False,
-                reason=reason,
-            )
-            if not self._notice_fits(case):
-                return case
-            savepoint.rollback()
-        return engine.create_case(
-            self.session, "trip", fields, actor=self.actor, at=at, notify=True, reason=reason
-        )
-
-    def _notice_fits(self, case: Case) -> bool:
-        """Does the case's latest skipped notice still fit it now? A creation notice
-        fits only a case still in its initial state."""
-        wf = self.app.registry[case.workflow].workflow
-        skipped = [
-            e for e in queries.case_events(self.session, case.id) if e.event == "notice_skipped"
-        ]
-        if not skipped:
-            return False
-        latest = skipped[-1].data.get("notice")
-        creation = {n.kind for n in wf.create_notices}
-        return latest not in creation or case.state == wf.initial
-
     # -- an existing trip ------------------------------------------------------------
 
     def update(self, case: Case, row: TripRow, notify: bool) -> RowResult:
         decision = self.decision(row)
-        wanted = self._fields(row, decision)
         if decision.id is None:
             self.session.flush()
-        wanted["decision_id"] = decision.id
+        wanted = trip_fields(decision.id, self._traveller(row))
         label = f"{row.name} ({row.decision_number}, {row.decision_date.year})"
         reason = f"re-imported from {self.source}, row {row.row}"
         result = RowResult(row.row, "unchanged", label, case.state, case=case)
