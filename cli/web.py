@@ -91,11 +91,12 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def user_list(config: ConfigOpt = None) -> None:
         """List the users."""
-        from web import queries
+        from storage import pages
+        from storage import users as user_store
 
         with open_app(config) as application, application.db.session(write=False) as session:
-            units = {u.id: u.code for u in queries.units(session)}
-            for user in queries.users(session):
+            units = {u.id: u.code for u in pages.units(session)}
+            for user in user_store.list_users(session):
                 unit = units.get(user.unit_id, "")
                 state = "" if user.active else " (inactive)"
                 typer.echo(f"{user.email}\t{user.role}\t{unit}{state}")
@@ -106,11 +107,12 @@ def register(app: typer.Typer) -> None:
         """Create (or reset) one demo account per role and print them (``make run``)."""
         import secrets
 
-        from web import queries, users
+        from storage import pages
+        from web import users
 
         with open_app(config) as application, application.db.session() as session:
             configure_passwords(application.config.web)
-            units = queries.units(session)
+            units = pages.units(session)
             for role in users.ROLES:
                 if role == "unit" and not units:
                     typer.echo("unit: no unit yet (theodoi unit add / theodoi demo)")

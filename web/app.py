@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -29,6 +30,19 @@ from kernel.errors import (
 )
 from web import i18n
 from web.deps import build_environment, language, render
+from web.routes import (
+    admin,
+    api,
+    auth,
+    cases,
+    coordinator,
+    health,
+    leader,
+    links,
+    mail,
+    notices,
+    unit,
+)
 from web.secret import web_secret
 from web.security import LoginLimiter, SessionCodec, SessionMiddleware, configure_passwords
 
@@ -37,20 +51,6 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def create_app(app: App) -> FastAPI:
     """The FastAPI application for ``app`` (config, database, clock, engine)."""
-    from web.routes import (
-        admin,
-        api,
-        auth,
-        cases,
-        coordinator,
-        health,
-        leader,
-        links,
-        mail,
-        notices,
-        unit,
-    )
-
     web = FastAPI(
         title="theodoi API",
         version="1",
@@ -117,8 +117,6 @@ def _install_error_pages(web: FastAPI) -> None:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        from urllib.parse import quote
-
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=302)
 
     @web.exception_handler(Forbidden)

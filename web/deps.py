@@ -17,9 +17,11 @@ from urllib.parse import quote
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import select
 
+from engine.imports.text import name_key
 from kernel.errors import CsrfFailed, Forbidden, LoginRequired, NotFound
+from storage import pages, queries
+from storage import users as user_store
 from storage.models import Case, User
 from web import i18n
 from web.security import CSRF_FIELD, LANG_COOKIE, SessionCodec, csrf_ok, csrf_token
@@ -76,8 +78,8 @@ def load_principal(request: Request) -> Principal | None:
     uid = request.session.get("uid")
     if uid is not None:
         with theodoi(request).db.session(write=False) as s:
-            user = s.get(User, uid)
-            if user is not None and user.active:
+            user = user_store.active_user(s, uid)
+            if user is not None:
                 principal = Principal.of(user)
     request.state.principal = principal
     return principal
@@ -107,7 +109,7 @@ async def check_csrf(request: Request) -> None:
 def case_for(request: Request, principal: Principal, case_id: int) -> Case:
     """The case, if this principal may see it; 404 otherwise (never 403: no leak)."""
     with theodoi(request).db.session(write=False) as s:
-        case = s.get(Case, case_id)
+        case = queries.get_case(s, case_id)
     if case is None or not may_see(principal, case):
         raise NotFound()
     return case
@@ -125,8 +127,16 @@ def may_see(principal: Principal, case: Case) -> bool:
     )
 
 
-def user_by_email(session: Any, email: str) -> User | None:
-    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+def case_filter(request: Request, principal: Principal, **fields: Any) -> pages.CaseFilter:
+    """The case list's filter for this principal: a unit user's list is limited to the
+    unit's own cases (none when the account has no unit); ``q`` also matches names by
+    their identity key."""
+    flt = pages.CaseFilter(known_workflows=tuple(theodoi(request).registry.names()), **fields)
+    if flt.q and flt.q.strip():
+        flt.q_key = name_key(flt.q.strip())
+    if principal.role == "unit":
+        flt.only_unit = principal.unit_id if principal.unit_id is not None else -1
+    return flt
 
 
 # -- rendering ----------------------------------------------------------------------

@@ -10,12 +10,14 @@ from datetime import date, datetime
 from typing import Any
 
 import pycountry
-from sqlmodel import Session, select
 
 from engine import creation
 from kernel.clock import local_date
 from kernel.errors import InvalidInput
-from storage.models import Attachment, CalendarDay, Case, Event
+from storage import calendar as calendar_store
+from storage import pages
+from storage.db import Session
+from storage.models import Case
 
 # -- report submission ----------------------------------------------------------------
 
@@ -83,34 +85,26 @@ def file_report(
     case = app.engine.fire(
         session, case_id, "file", actor=actor, params=params, expected_version=version
     )
-    event = session.exec(
-        select(Event)
-        .where(Event.case_id == case_id, Event.event == "file")
-        .order_by(Event.id.desc())
-    ).first()
-    session.add(
-        Attachment(
-            case_id=case_id,
-            event_id=event.id if event else None,
-            filename=upload.filename,
-            content_type=upload.content_type,
-            size=len(upload.content),
-            content=upload.content,
-            uploaded_by=actor,
-            uploaded_at=now,
-        )
+    event = pages.latest_event(session, case_id, "file")
+    pages.add_attachment(
+        session,
+        {
+            "case_id": case_id,
+            "event_id": event.id if event else None,
+            "filename": upload.filename,
+            "content_type": upload.content_type,
+            "size": len(upload.content),
+            "content": upload.content,
+            "uploaded_by": actor,
+            "uploaded_at": now,
+        },
     )
-    session.flush()
     return case
 
 
 def latest_sections(session: Session, case_id: int) -> dict[str, str] | None:
     """The sections of the case's latest filed report, if it was filed with them."""
-    event = session.exec(
-        select(Event)
-        .where(Event.case_id == case_id, Event.event == "file")
-        .order_by(Event.id.desc())
-    ).first()
+    event = pages.latest_event(session, case_id, "file")
     if event is None:
         return None
     sections = (event.data or {}).get("sections")
@@ -228,19 +222,11 @@ def set_calendar_day(session: Session, day: date, kind: str, source: str, now: d
         raise InvalidInput("kind", f"'{kind}' is not closure or working")
     if not source.strip():
         raise InvalidInput("source", "say where the change comes from (a decision, a notice)")
-    row = session.get(CalendarDay, day) or CalendarDay(
-        day=day, kind=kind, source="", created_at=now
-    )
-    row.kind, row.source = kind, source.strip()[:255]
-    session.add(row)
-    session.flush()
+    calendar_store.set_day(session, day, kind, source.strip()[:255], now)
 
 
 def remove_calendar_day(session: Session, day: date) -> None:
-    row = session.get(CalendarDay, day)
-    if row is not None:
-        session.delete(row)
-        session.flush()
+    calendar_store.remove_day(session, day)
 
 
 def recalculate_deadlines(app: Any, actor: str, session: Session) -> list[MovedDeadline]:

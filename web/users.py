@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
-
 from kernel.errors import InvalidInput, NotFound
 from storage import queries
+from storage import users as user_store
+from storage.db import Session
 from storage.models import User
 from web.security import hash_api_token, hash_password, new_api_token
 
@@ -29,7 +29,7 @@ def normalise_email(email: str) -> str:
 
 
 def find_user(session: Session, email: str) -> User | None:
-    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+    return user_store.user_by_email(session, email.strip().lower())
 
 
 def add_user(
@@ -60,9 +60,7 @@ def add_user(
     user.role, user.unit_id, user.language, user.active = role, unit_id, language, True
     if password is not None:
         user.password_hash = hash_password(check_password(password))
-    session.add(user)
-    session.flush()
-    return user
+    return user_store.save_user(session, user)
 
 
 def set_password(session: Session, email: str, password: str) -> User:
@@ -70,9 +68,7 @@ def set_password(session: Session, email: str, password: str) -> User:
     if user is None:
         raise NotFound(f"no user with e-mail '{email}'")
     user.password_hash = hash_password(check_password(password))
-    session.add(user)
-    session.flush()
-    return user
+    return user_store.save_user(session, user)
 
 
 def issue_token(session: Session, email: str) -> str:
@@ -82,13 +78,11 @@ def issue_token(session: Session, email: str) -> str:
         raise NotFound(f"no user with e-mail '{email}'")
     token, digest = new_api_token()
     user.api_token_hash = digest
-    session.add(user)
-    session.flush()
+    user_store.save_user(session, user)
     return token
 
 
 def user_for_token(session: Session, token: str) -> User | None:
     if not token:
         return None
-    stmt = select(User).where(User.api_token_hash == hash_api_token(token), User.active)
-    return session.exec(stmt).first()
+    return user_store.user_by_token_hash(session, hash_api_token(token))

@@ -11,10 +11,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
+from storage import calendar as calendar_store
+from storage import pages
 from storage import queries as store
-from storage.models import Unit, User
+from storage import users as user_store
+from storage.models import Unit
 from web import i18n, services, users
-from web import queries as wq
 from web.deps import Principal, check_csrf, flash, language, render, require, theodoi
 
 router = APIRouter(include_in_schema=False)
@@ -26,8 +28,8 @@ admin_only = require("admin")
 
 def _users_page(request: Request, error: str | None = None, status: int = 200) -> Response:
     with theodoi(request).db.session(write=False) as s:
-        rows = wq.users(s)
-        units = {u.id: u for u in wq.units(s)}
+        rows = user_store.list_users(s)
+        units = {u.id: u for u in pages.units(s)}
     context = {"rows": rows, "units": units, "roles": users.ROLES, "error": error}
     return render(request, "users.html", context, status=status)
 
@@ -65,13 +67,13 @@ async def user_active(
     app = theodoi(request)
     form = await request.form()
     with app.db.session() as s:
-        user = s.get(User, user_id)
+        user = user_store.user(s, user_id)
         if user is None:
             raise NotFound()
         if user.id == principal.id:  # an admin cannot lock themselves out
             return _users_page(request, "—", status=400)
         user.active = form.get("active") == "1"
-        s.add(user)
+        user_store.save_user(s, user)
     flash(request, i18n.gettext("saved", language(request)))
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -82,7 +84,7 @@ async def user_active(
 @router.get("/admin/units")
 def unit_list(request: Request, principal: Principal = Depends(admin_only)) -> Response:
     with theodoi(request).db.session(write=False) as s:
-        rows = wq.units(s)
+        rows = pages.units(s)
     return render(request, "units.html", {"rows": rows, "error": None})
 
 
@@ -102,12 +104,12 @@ async def unit_save(request: Request, principal: Principal = Depends(admin_only)
             problem = f"'{value}' is not an e-mail address"
     if problem:
         with app.db.session(write=False) as s:
-            rows = wq.units(s)
+            rows = pages.units(s)
         return render(request, "units.html", {"rows": rows, "error": problem}, status=400)
     with app.db.session() as s:
         unit = store.unit_by_code(s, code) or Unit(code=code, name=name)
         unit.name, unit.email, unit.head_email = name, email, head
-        s.add(unit)
+        pages.save_unit(s, unit)
     flash(request, i18n.gettext("saved", language(request)))
     return RedirectResponse("/admin/units", status_code=303)
 
@@ -148,7 +150,7 @@ def _calendar_page(
 ) -> Response:
     app = theodoi(request)
     with app.db.session(write=False) as s:
-        overlay_rows = wq.calendar_days(s, year)
+        overlay_rows = calendar_store.days_in_year(s, year)
     overlay = {row.day: row for row in overlay_rows}
     cal = app.engine.calendar
     months = [(m, _month_grid(year, m, cal, overlay)) for m in range(1, 13)]

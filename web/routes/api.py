@@ -10,14 +10,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from engine import reports
+from kernel.clock import local_date
 from kernel.errors import Forbidden, LoginRequired, NotFound
+from storage import pages
 from storage import queries as store
-from storage.models import Case, Decision, Unit
-from web import queries as wq
-from web.deps import READERS, ROLES, Principal, may_see, theodoi
+from storage.models import Case
+from web.deps import READERS, ROLES, Principal, case_filter, may_see, theodoi
 from web.users import user_for_token
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -127,7 +129,9 @@ def list_cases(
         if unit:
             found = store.unit_by_code(s, unit)
             unit_id = found.id if found else -1
-        flt = wq.CaseFilter(
+        flt = case_filter(
+            request,
+            principal,
             workflow=workflow,
             state=state,
             unit_id=unit_id,
@@ -138,11 +142,8 @@ def list_cases(
             period_to=decided_to,
             q=q,
             sort=sort,
-            known_workflows=tuple(app.registry.names()),
         )
-        if principal.role == "unit":
-            flt.only_unit = principal.unit_id if principal.unit_id is not None else -1
-        page = wq.case_page(s, flt, after, limit)
+        page = pages.case_page(s, flt, after, limit)
     return CasePage(
         items=[_case_out(r) for r in page.rows], total=page.total, next=page.next_cursor
     )
@@ -150,7 +151,7 @@ def list_cases(
 
 def _visible_case(request: Request, principal: Principal, case_id: int) -> Case:
     with theodoi(request).db.session(write=False) as s:
-        case = s.get(Case, case_id)
+        case = store.get_case(s, case_id)
     if case is None or not may_see(principal, case):
         raise NotFound()
     return case
@@ -162,8 +163,8 @@ def get_case(
 ) -> CaseDetail:
     case = _visible_case(request, principal, case_id)
     with theodoi(request).db.session(write=False) as s:
-        unit = s.get(Unit, case.unit_id) if case.unit_id else None
-        decision = s.get(Decision, case.decision_id) if case.decision_id else None
+        unit = pages.unit(s, case.unit_id)
+        decision = pages.decision(s, case.decision_id)
     values = case.model_dump()
     values.update(
         destinations=[d for d in (case.destinations or "").split(",") if d],
@@ -198,16 +199,11 @@ def compliance(
 ) -> dict[str, Any]:
     """Trips of the period, reporting figures by issuer, category, unit, country and
     month, as they stood at the end of ``as_of`` (default today)."""
-    from engine import reports
-    from kernel.clock import local_date
-
     app = theodoi(request)
     tz = app.config.organisation.tz
     try:
         period = reports.Period(period_from, period_to, by)
     except ValueError as exc:
-        from fastapi import HTTPException
-
         raise HTTPException(422, str(exc)) from exc
     with app.db.session(write=False) as s:
         return reports.compliance(

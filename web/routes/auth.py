@@ -7,16 +7,8 @@ import math
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from web import i18n
-from web.deps import (
-    check_csrf,
-    codec,
-    language,
-    load_principal,
-    render,
-    theodoi,
-    user_by_email,
-)
+from web import i18n, users
+from web.deps import check_csrf, codec, language, load_principal, render, theodoi
 from web.security import LANG_COOKIE, start_session, verify_password
 
 router = APIRouter()
@@ -68,7 +60,7 @@ def login(
         context = {"next": safe_next(next), "email": email, "error": message}
         return render(request, "login.html", context, status=429)
     with app.db.session(write=False) as s:
-        user = user_by_email(s, email)
+        user = users.find_user(s, email)
     if user is None or not user.active or not verify_password(user.password_hash, password):
         limiter.failed(email, address)
         context = {

@@ -7,24 +7,24 @@ import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import select
 
 from engine import export
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, TheodoiError
+from notifications.countries import country_names
+from storage import pages
 from storage import queries as store
-from storage.models import Attachment, Decision, Unit
 from web import i18n, services
-from web import queries as wq
 from web.deps import (
     READERS,
     ROLES,
     STAFF,
     Principal,
+    case_filter,
     case_for,
     check_csrf,
     flash,
@@ -60,14 +60,16 @@ def _optional_day(value: str | None) -> date | None:
         return None
 
 
-def filter_from(request: Request, principal: Principal) -> wq.CaseFilter:
+def filter_from(request: Request, principal: Principal) -> pages.CaseFilter:
     p = request.query_params
     unit_id = None
     if p.get("unit"):
         with theodoi(request).db.session(write=False) as s:
             unit = store.unit_by_code(s, p["unit"])
         unit_id = unit.id if unit else -1
-    flt = wq.CaseFilter(
+    return case_filter(
+        request,
+        principal,
         workflow=p.get("workflow") or None,
         state=p.get("state") or None,
         unit_id=unit_id,
@@ -78,17 +80,13 @@ def filter_from(request: Request, principal: Principal) -> wq.CaseFilter:
         period_to=_optional_day(p.get("to")),
         q=p.get("q") or None,
         sort=p.get("sort") or "id",
-        known_workflows=tuple(theodoi(request).registry.names()),
     )
-    if principal.role == "unit":
-        flt.only_unit = principal.unit_id if principal.unit_id is not None else -1
-    return flt
 
 
 def _choices(request: Request) -> dict[str, Any]:
     app = theodoi(request)
     with app.db.session(write=False) as s:
-        units = wq.units(s)
+        units = pages.units(s)
     states: list[str] = []
     for name in app.registry.names():
         for st in app.registry[name].workflow.states:
@@ -101,7 +99,7 @@ def _choices(request: Request) -> dict[str, Any]:
         "categories": services.CATEGORIES,
         "issuers": services.ISSUERS,
         "purposes": services.PURPOSES,
-        "sorts": tuple(wq.SORTS),
+        "sorts": tuple(pages.SORTS),
     }
 
 
@@ -109,7 +107,7 @@ def _choices(request: Request) -> dict[str, Any]:
 def case_list(request: Request, principal: Principal = Depends(require(*READERS))) -> Response:
     flt = filter_from(request, principal)
     with theodoi(request).db.session(write=False) as s:
-        page = wq.case_page(s, flt, request.query_params.get("after"))
+        page = pages.case_page(s, flt, request.query_params.get("after"))
     params = {k: v for k, v in request.query_params.items() if k != "after" and v}
     next_url = None
     if page.next_cursor:
@@ -127,7 +125,7 @@ def case_list(request: Request, principal: Principal = Depends(require(*READERS)
     return render(request, "cases.html", context)
 
 
-def export_rows(request: Request, flt: wq.CaseFilter) -> list[dict[str, Any]]:
+def export_rows(request: Request, flt: pages.CaseFilter) -> list[dict[str, Any]]:
     """The filtered list in the shape engine/export.py writes (the CLI's columns)."""
     with theodoi(request).db.session(write=False) as s:
         return [
@@ -148,7 +146,7 @@ def export_rows(request: Request, flt: wq.CaseFilter) -> list[dict[str, Any]]:
                 "state": r["state"],
                 "escalation_level": r["escalation_level"],
             }
-            for r in wq.iter_cases(s, flt)
+            for r in pages.iter_cases(s, flt)
         ]
 
 
@@ -213,12 +211,12 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
     app = theodoi(request)
     case = case_for(request, principal, case_id)
     with app.db.session(write=False) as s:
-        unit = s.get(Unit, case.unit_id) if case.unit_id else None
-        decision = s.get(Decision, case.decision_id) if case.decision_id else None
+        unit = pages.unit(s, case.unit_id)
+        decision = pages.decision(s, case.decision_id)
         events = store.case_events(s, case.id)
         notices = store.outbox_for_case(s, case.id)
         timers = store.pending_timers(s, case.id)
-        files = wq.attachments(s, case.id)
+        files = pages.attachments(s, case.id)
         sections = services.latest_sections(s, case.id)
     return {
         "case": case,
@@ -238,8 +236,6 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
 
 
 def _country_names(codes: str | None, lang: str) -> str:
-    from notifications.countries import country_names
-
     try:
         return country_names(codes, lang)
     except (TheodoiError, KeyError, LookupError):
@@ -259,9 +255,7 @@ def case_file(
 ) -> Response:
     case = case_for(request, principal, case_id)
     with theodoi(request).db.session(write=False) as s:
-        row = s.exec(
-            select(Attachment).where(Attachment.id == file_id, Attachment.case_id == case.id)
-        ).first()
+        row = pages.attachment(s, case.id, file_id)
     if row is None:
         return render(request, "error.html", _missing(request), status=404)
     disposition = f"attachment; filename*=UTF-8''{_quote(row.filename)}"
@@ -273,8 +267,6 @@ def case_file(
 
 
 def _quote(name: str) -> str:
-    from urllib.parse import quote
-
     return quote(name, safe="")
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
-from web import i18n, services
-from web import queries as wq
+from notifications.smtp import deliver_due
+from storage import pages
+from web import i18n, importing, services
 from web.deps import (
     READERS,
     STAFF,
@@ -24,8 +26,14 @@ from web.deps import (
     require,
     theodoi,
 )
+from web.routes.auth import safe_next
 
 router = APIRouter(include_in_schema=False)
+
+# The dashboard's lists: cases past their deadline, and those waiting for a report (a
+# trip's or an obligation's: an NGO report, a review).
+LATE_STATES = ("overdue", "escalated")
+WAITING_STATES = ("report_due", "due")
 
 TRAVELLER_FIELDS = (
     "name",
@@ -46,11 +54,11 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
     today = local_date(app.clock.now(), app.config.organisation.tz)
     horizon = app.engine.calendar.add_working_days(today, 10)
     with app.db.session(write=False) as s:
-        counts = wq.state_counts(s)
-        late = wq.late_cases(s)
-        upcoming = wq.upcoming_deadlines(s, today, horizon)
-        escalated = wq.escalated_cases(s, limit=50)
-        notices = wq.notices(s, statuses=("failed", "held", "parked"), limit=50)
+        counts = pages.state_counts(s)
+        late = pages.late_cases(s, LATE_STATES)
+        upcoming = pages.upcoming_deadlines(s, WAITING_STATES, today, horizon)
+        escalated = pages.cases_in_state(s, "escalated", limit=50)
+        notices = pages.notices(s, statuses=("failed", "held", "parked"), limit=50)
     states = {
         name: list(app.registry[name].workflow.states) for name in counts if name in app.registry
     }
@@ -75,7 +83,7 @@ def _decision_context(
 ) -> dict[str, Any]:
     app = theodoi(request)
     with app.db.session(write=False) as s:
-        units = wq.units(s)
+        units = pages.units(s)
     return {
         "rows": max(1, min(rows, 30)),
         "units": units,
@@ -137,8 +145,6 @@ async def decision_create(
 
 @router.get("/import")
 def import_form(request: Request, principal: Principal = Depends(require(*STAFF))) -> Response:
-    from web import importing
-
     return render(request, "import.html", importing._context())
 
 
@@ -147,8 +153,6 @@ async def import_upload(
     request: Request, principal: Principal = Depends(require(*STAFF))
 ) -> Response:
     """Upload: validate and show the table (nothing written); confirm: import it."""
-    from web import importing
-
     app = theodoi(request)
     form = await request.form()
     context = await importing.handle(app, form, request.session, actor=f"user:{principal.email}")
@@ -183,10 +187,6 @@ async def tick(request: Request, principal: Principal = Depends(require(*STAFF))
 
 def _same_site(referer: str | None) -> str:
     """The path of the page the form was on (never another site)."""
-    from urllib.parse import urlsplit
-
-    from web.routes.auth import safe_next
-
     if not referer:
         return "/dashboard"
     parts = urlsplit(referer)
@@ -194,13 +194,9 @@ def _same_site(referer: str | None) -> str:
 
 
 def run_due(app: Any, lang: str = i18n.DEFAULT) -> str:
-    """Fire due timers, then deliver due notices when the sender is installed."""
+    """Fire due timers, then deliver due notices."""
     report = app.engine.sweep()
     summary = i18n.gettext("tick.fired", lang, n=report.fired)
-    try:
-        from notifications.smtp import deliver_due
-    except ImportError:
-        return summary
     try:
         sent = deliver_due(
             app.db,

@@ -10,13 +10,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from engine import export, reports
 from kernel.clock import local_date
 from kernel.errors import InvalidInput
+from storage import pages
 from web import charts, i18n, services
-from web import queries as wq
 from web.deps import READERS, Principal, language, render, require, theodoi
 
 router = APIRouter(include_in_schema=False)
+
+# What the escalations page shows of each case's history.
+ESCALATION_EVENTS = ("deadline_passed", "escalate", "extend", "file", "note")
 
 
 def period_from(request: Request) -> dict[str, Any]:
@@ -40,8 +44,6 @@ def period_from(request: Request) -> dict[str, Any]:
 
 
 def compliance_report(request: Request, with_cases: bool = False) -> dict[str, Any]:
-    from engine import reports
-
     app = theodoi(request)
     params = period_from(request)
     period = reports.Period(params["start"], params["end"], params["by"])
@@ -99,8 +101,6 @@ def compliance_xlsx(
 
 def _workbook(app: Any, report: dict[str, Any]) -> bytes:
     """The workbook engine/export.py lays out like the inspection's conclusion."""
-    from engine import export
-
     org = app.config.organisation
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bao-cao.xlsx"
@@ -113,6 +113,6 @@ def escalations(request: Request, principal: Principal = Depends(require(*READER
     app = theodoi(request)
     today = local_date(app.clock.now(), app.config.organisation.tz)
     with app.db.session(write=False) as s:
-        rows = wq.escalated_cases(s)
-        history = wq.escalation_history(s, [r["id"] for r in rows])
+        rows = pages.cases_in_state(s, "escalated")
+        history = pages.events_of(s, [r["id"] for r in rows], ESCALATION_EVENTS)
     return render(request, "escalations.html", {"rows": rows, "history": history, "today": today})

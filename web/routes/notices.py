@@ -8,15 +8,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from kernel.clock import end_of_day, local_date
 from kernel.errors import NotFound, TheodoiError
 from notifications import approval
+from notifications.context import notice_context
+from notifications.render import Renderer
 from notifications.store import OutboxStateError
-from storage.models import Case, OutboxMessage, Timer
+from storage import pages
+from storage import queries as store
+from storage.models import OutboxMessage
 from web import i18n
-from web import queries as wq
 from web.deps import (
     READERS,
     STAFF,
@@ -43,9 +45,9 @@ def notice_list(
 ) -> Response:
     app = theodoi(request)
     with app.db.session(write=False) as s:
-        rows = wq.notices(s, status=status or None, kind=kind or None, limit=300)
-        counts = wq.notice_counts(s)
-        kinds = sorted(set(s.execute(select(OutboxMessage.kind).distinct()).scalars()))
+        rows = pages.notices(s, status=status or None, kind=kind or None, limit=300)
+        counts = store.outbox_status_counts(s)
+        kinds = pages.notice_kinds(s)
     context = {
         "rows": rows,
         "counts": counts,
@@ -67,14 +69,8 @@ def tomorrow(request: Request, principal: Principal = Depends(require(*READERS))
     next_day = app.engine.calendar.next_working_day(local_date(now, tz) + timedelta(days=1))
     until = end_of_day(next_day, tz)
     with app.db.session(write=False) as s:
-        messages = wq.notices(s, statuses=("pending", "held"), due_before=until, limit=500)
-        timers = s.execute(
-            select(Timer, Case.name, Case.state)
-            .join(Case, Case.id == Timer.case_id)
-            .where(Timer.status == "pending", Timer.fire_at < until)
-            .order_by(Timer.fire_at)
-            .limit(500)
-        ).all()
+        messages = pages.notices(s, statuses=("pending", "held"), due_before=until, limit=500)
+        timers = pages.timers_due_before(s, until, limit=500)
     context = {"messages": messages, "timers": timers, "day": next_day}
     return render(request, "notices_tomorrow.html", context)
 
@@ -82,9 +78,6 @@ def tomorrow(request: Request, principal: Principal = Depends(require(*READERS))
 def preview(app: Any, message: OutboxMessage, now: datetime) -> dict[str, Any]:
     """Subject, text and HTML of a message as it would go out now (or the error)."""
     try:
-        from notifications.context import notice_context
-        from notifications.render import Renderer
-
         row = message.model_dump()
         ctx = notice_context(
             row,
@@ -96,7 +89,7 @@ def preview(app: Any, message: OutboxMessage, now: datetime) -> dict[str, Any]:
         rendered = Renderer(app.config.notifications.template_dir or None).render(
             message.kind, message.language, ctx
         )
-    except (ImportError, TheodoiError) as exc:
+    except TheodoiError as exc:
         return {"error": str(exc)}
     return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
 
@@ -107,7 +100,7 @@ def notice_page(
 ) -> Response:
     app = theodoi(request)
     with app.db.session(write=False) as s:
-        message = s.get(OutboxMessage, message_id)
+        message = pages.notice(s, message_id)
     if message is None:
         raise NotFound()
     context = {"m": message, "preview": preview(app, message, app.clock.now())}

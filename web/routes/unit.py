@@ -15,9 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from kernel.clock import local_date
 from kernel.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
-from storage.models import Decision, Unit
+from storage import pages
 from web import i18n, services
-from web import queries as wq
 from web.deps import (
     STAFF,
     Principal,
@@ -40,18 +39,18 @@ REPORT_STATES = ("report_due", "due", "overdue", "escalated")  # trips and oblig
 def unit_home(request: Request, principal: Principal = Depends(require("unit"))) -> Response:
     app = theodoi(request)
     only = principal.unit_id if principal.unit_id is not None else -1
-    flt = wq.CaseFilter(only_unit=only, sort="deadline")
+    flt = pages.CaseFilter(only_unit=only, sort="deadline")
     today = local_date(app.clock.now(), app.config.organisation.tz)
     with app.db.session(write=False) as s:
-        unit = s.get(Unit, only)
+        unit = pages.unit(s, only)
         due = [
             r
             for st in REPORT_STATES
-            for r in wq.case_page(
-                s, wq.CaseFilter(only_unit=only, state=st, sort="deadline"), None, 200
+            for r in pages.case_page(
+                s, pages.CaseFilter(only_unit=only, state=st, sort="deadline"), None, 200
             ).rows
         ]
-        page = wq.case_page(s, flt, request.query_params.get("after"))
+        page = pages.case_page(s, flt, request.query_params.get("after"))
     due.sort(key=lambda r: (r["deadline"] is None, r["deadline"]))
     next_url = "/unit?" + urlencode({"after": page.next_cursor}) if page.next_cursor else None
     context = {"unit": unit, "due": due, "page": page, "next_url": next_url, "today": today}
@@ -62,8 +61,8 @@ def report_form_context(request: Request, principal: Principal, case_id: int) ->
     app = theodoi(request)
     case = case_for(request, principal, case_id)
     with app.db.session(write=False) as s:
-        unit = s.get(Unit, case.unit_id) if case.unit_id else None
-        decision = s.get(Decision, case.decision_id) if case.decision_id else None
+        unit = pages.unit(s, case.unit_id)
+        decision = pages.decision(s, case.decision_id)
     return {
         "case": case,
         "unit": unit,

@@ -1,43 +1,40 @@
-"""Read queries the web pages need (storage/queries.py holds the engine's own).
+"""Read models for the web pages and the JSON API (storage/queries.py holds the engine's).
 
 The case list pages with a keyset cursor (sort value, id), so page 2,000 costs what
 page 1 costs; filters use the indexed columns (workflow/state, unit/state, deadline,
-name_key, decision).
+name_key, decision). Everything here takes the caller's session and plain values and
+returns rows, models or plain values; what a page shows and who may see it is decided
+in web/.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import ColumnElement, Select
-from sqlmodel import Session
 
-from engine.imports.text import name_key
+from storage.db import Session
 from storage.models import (
     Attachment,
-    CalendarDay,
     Case,
     Decision,
     Event,
     OutboxMessage,
+    Timer,
     Unit,
-    User,
 )
 
 CASE = Case.__table__
 DECISION = Decision.__table__
 UNIT = Unit.__table__
-OUTBOX = OutboxMessage.__table__
 
 PAGE_SIZE = 50
-OPEN_LATE = ("overdue", "escalated")
-WAITING = ("report_due", "due")  # a trip's report, an obligation (NGO report, review)
 
 # sort name → (column, descending?, value parser for the cursor). Each is an indexed
 # column, with the id as tie-breaker (SQLite indexes carry the rowid), so a page is an
@@ -62,6 +59,7 @@ class CaseFilter:
     period_from: date | None = None  # decision date from … to
     period_to: date | None = None
     q: str | None = None  # words from a name or a decision number
+    q_key: str | None = None  # q as a name's identity key (name_key); q itself if unset
     sort: str = "id"
     # the registered workflows: a state filter alone then probes ix_case_workflow_state
     known_workflows: tuple[str, ...] = ()
@@ -92,12 +90,10 @@ class CaseFilter:
         if self.sort == "deadline":
             conds.append(CASE.c.deadline.is_not(None))
         if self.q and self.q.strip():
-            text = self.q.strip()
-            key = name_key(text)
             conds.append(
                 or_(
-                    CASE.c.name_key.contains(key, autoescape=True),
-                    DECISION.c.number.contains(text, autoescape=True),
+                    CASE.c.name_key.contains(self.q_key or self.q.strip(), autoescape=True),
+                    DECISION.c.number.contains(self.q.strip(), autoescape=True),
                 )
             )
         return conds
@@ -187,22 +183,15 @@ def count_cases(session: Session, flt: CaseFilter) -> int:
 
 
 def iter_cases(session: Session, flt: CaseFilter, batch: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every case the filter matches, in the list's order, a batch at a time (exports)."""
+    """Every case the filter matches, in the list's order, a batch at a time (exports);
+    pages without the total, which exports do not need."""
     cursor = None
     while True:
-        page = case_page_rows(session, flt, cursor, batch)
-        yield from page[0]
-        cursor = page[1]
+        page = _page_without_total(session, flt, cursor, batch)
+        yield from page.rows
+        cursor = page.next_cursor
         if cursor is None:
             return
-
-
-def case_page_rows(
-    session: Session, flt: CaseFilter, cursor: str | None, size: int
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page without the total (exports do not need it)."""
-    page = _page_without_total(session, flt, cursor, size)
-    return page.rows, page.next_cursor
 
 
 def _page_without_total(session: Session, flt: CaseFilter, cursor: str | None, size: int) -> Page:
@@ -246,44 +235,51 @@ def state_counts(session: Session, only_unit: int | None = None) -> dict[str, di
     return out
 
 
-def late_cases(session: Session, limit: int = 100, only_unit: int | None = None) -> list[dict]:
-    """Open cases past their deadline, the longest overdue first."""
+def late_cases(
+    session: Session, states: Iterable[str], limit: int = 100, only_unit: int | None = None
+) -> list[dict]:
+    """Cases in one of ``states`` (the late ones), the longest overdue first."""
     flt = CaseFilter(only_unit=only_unit)
-    stmt = _base(LIST_COLUMNS, flt, with_joins=True).where(CASE.c.state.in_(OPEN_LATE))
+    stmt = _base(LIST_COLUMNS, flt, with_joins=True).where(CASE.c.state.in_(tuple(states)))
     stmt = stmt.order_by(CASE.c.deadline.asc(), CASE.c.id).limit(limit)
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
 def upcoming_deadlines(
-    session: Session, start: date, end: date, limit: int = 100, only_unit: int | None = None
+    session: Session,
+    states: Iterable[str],
+    start: date,
+    end: date,
+    limit: int = 100,
+    only_unit: int | None = None,
 ) -> list[dict]:
-    """Cases waiting for a report (a trip's or an obligation's) whose deadline falls in
-    [start, end]."""
+    """Cases in one of ``states`` (waiting for a report) whose deadline falls in
+    [start, end], the soonest first."""
     flt = CaseFilter(only_unit=only_unit)
     stmt = _base(LIST_COLUMNS, flt, with_joins=True).where(
-        CASE.c.state.in_(WAITING), CASE.c.deadline >= start, CASE.c.deadline <= end
+        CASE.c.state.in_(tuple(states)), CASE.c.deadline >= start, CASE.c.deadline <= end
     )
     stmt = stmt.order_by(CASE.c.deadline.asc(), CASE.c.id).limit(limit)
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def escalated_cases(session: Session, limit: int = 200) -> list[dict]:
-    flt = CaseFilter(state="escalated")
+def cases_in_state(session: Session, state: str, limit: int = 200) -> list[dict]:
+    """Cases in ``state``, the highest escalation level first, then by deadline."""
+    flt = CaseFilter(state=state)
     stmt = _base(LIST_COLUMNS, flt, with_joins=True)
     stmt = stmt.order_by(CASE.c.escalation_level.desc(), CASE.c.deadline.asc()).limit(limit)
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def escalation_history(session: Session, case_ids: list[int]) -> dict[int, list[Event]]:
-    """The escalation-related events of these cases, oldest first."""
+def events_of(
+    session: Session, case_ids: list[int], events: Iterable[str]
+) -> dict[int, list[Event]]:
+    """These cases' events named in ``events``, per case, oldest first."""
     if not case_ids:
         return {}
     stmt = (
         select(Event)
-        .where(
-            Event.case_id.in_(case_ids),
-            Event.event.in_(("deadline_passed", "escalate", "extend", "file", "note")),
-        )
+        .where(Event.case_id.in_(case_ids), Event.event.in_(tuple(events)))
         .order_by(Event.at, Event.id)
     )
     out: dict[int, list[Event]] = {}
@@ -292,47 +288,29 @@ def escalation_history(session: Session, case_ids: list[int]) -> dict[int, list[
     return out
 
 
-# -- outbox -----------------------------------------------------------------------------
+# -- one case -----------------------------------------------------------------------------
 
 
-def notices(
-    session: Session,
-    status: str | None = None,
-    kind: str | None = None,
-    statuses: tuple[str, ...] = (),
-    limit: int = 200,
-    due_before: datetime | None = None,
-) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage)
-    if status:
-        stmt = stmt.where(OutboxMessage.status == status)
-    if statuses:
-        stmt = stmt.where(OutboxMessage.status.in_(statuses))
-    if kind:
-        stmt = stmt.where(OutboxMessage.kind == kind)
-    if due_before is not None:
-        stmt = stmt.where(OutboxMessage.next_attempt_at < due_before)
-    stmt = stmt.order_by(OutboxMessage.id.desc()).limit(limit)
-    return list(session.scalars(stmt))
+def unit(session: Session, unit_id: int | None) -> Unit | None:
+    return session.get(Unit, unit_id) if unit_id else None
 
 
-def notice_counts(session: Session) -> dict[str, int]:
-    stmt = select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
-    return {status: int(n) for status, n in session.execute(stmt)}
+def decision(session: Session, decision_id: int | None) -> Decision | None:
+    return session.get(Decision, decision_id) if decision_id else None
 
 
-# -- small lookups ---------------------------------------------------------------------
+def latest_event(session: Session, case_id: int, event: str) -> Event | None:
+    """The case's most recent event of this name (by the order it was written)."""
+    stmt = (
+        select(Event)
+        .where(Event.case_id == case_id, Event.event == event)
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
 
 
-def units(session: Session) -> list[Unit]:
-    return list(session.scalars(select(Unit).order_by(Unit.code)))
-
-
-def users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.role, User.email)))
-
-
-def attachments(session: Session, case_id: int) -> list[Attachment]:
+def attachments(session: Session, case_id: int) -> list[dict[str, Any]]:
     """The case's files, without loading their bytes."""
     stmt = (
         select(
@@ -350,18 +328,77 @@ def attachments(session: Session, case_id: int) -> list[Attachment]:
     return [dict(r._mapping) for r in session.execute(stmt)]  # type: ignore[misc]
 
 
-def calendar_days(session: Session, year: int) -> list[CalendarDay]:
+def attachment(session: Session, case_id: int, file_id: int) -> Attachment | None:
+    """One of the case's files, with its bytes (None if it belongs to another case)."""
+    stmt = select(Attachment).where(Attachment.id == file_id, Attachment.case_id == case_id)
+    return session.scalars(stmt).first()
+
+
+def add_attachment(session: Session, values: dict[str, Any]) -> int:
+    """Keep a file with a case (and the event it came with); its id."""
+    row = Attachment(**values)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+# -- outbox -----------------------------------------------------------------------------
+
+
+def notices(
+    session: Session,
+    status: str | None = None,
+    kind: str | None = None,
+    statuses: tuple[str, ...] = (),
+    limit: int = 200,
+    due_before: datetime | None = None,
+) -> list[OutboxMessage]:
+    """Outbox messages, the newest first."""
+    stmt = select(OutboxMessage)
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    if statuses:
+        stmt = stmt.where(OutboxMessage.status.in_(statuses))
+    if kind:
+        stmt = stmt.where(OutboxMessage.kind == kind)
+    if due_before is not None:
+        stmt = stmt.where(OutboxMessage.next_attempt_at < due_before)
+    stmt = stmt.order_by(OutboxMessage.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def notice(session: Session, message_id: int) -> OutboxMessage | None:
+    return session.get(OutboxMessage, message_id)
+
+
+def notice_kinds(session: Session) -> list[str]:
+    """The kinds of message the outbox holds, sorted."""
+    return sorted(set(session.execute(select(OutboxMessage.kind).distinct()).scalars()))
+
+
+def timers_due_before(session: Session, until: datetime, limit: int = 500) -> list[Any]:
+    """Pending timers that fire before ``until``, soonest first, as rows of
+    (Timer, case name, case state)."""
     stmt = (
-        select(CalendarDay)
-        .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
-        .order_by(CalendarDay.day)
+        select(Timer, Case.name, Case.state)
+        .join(Case, Case.id == Timer.case_id)
+        .where(Timer.status == "pending", Timer.fire_at < until)
+        .order_by(Timer.fire_at)
+        .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return list(session.execute(stmt).all())
 
 
-def open_cases_with_deadline(session: Session) -> list[Case]:
-    """Cases whose deadline still matters (calendar changes may move it)."""
-    stmt = select(Case).where(
-        Case.deadline.is_not(None), Case.state.in_(("report_due", "overdue", "escalated"))
-    )
-    return list(session.scalars(stmt))
+# -- units ------------------------------------------------------------------------------
+
+
+def units(session: Session) -> list[Unit]:
+    """Every unit, by code."""
+    return list(session.scalars(select(Unit).order_by(Unit.code)))
+
+
+def save_unit(session: Session, unit: Unit) -> Unit:
+    """Insert or update a unit."""
+    session.add(unit)
+    session.flush()
+    return unit
