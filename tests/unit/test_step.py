@@ -25,11 +25,11 @@ def registry() -> Registry:
 
 
 @pytest.fixture(scope="module")
-def rules() -> Rules:
+def rules(registry: Registry) -> Rules:
     config = load_config(None, {})
     org = config.organisation
     return Rules(
-        config.workflow_settings("trip"),
+        registry.settings("trip", config),
         config.business_calendar(),
         org.tz,
         config.calendar.office_start,
