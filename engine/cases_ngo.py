@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlmodel import Session
-
 from engine.runtime import Engine
 from kernel.clock import from_local
 from kernel.errors import InvalidInput
 from storage import queries
+from storage.db import Session
 from storage.models import Case
 from workflows.agreement import agreement_fields
 from workflows.ngo_project import project_fields

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
-
 from engine.app import App
 from engine.cases_ngo import create_agreement
 from engine.imports import ImportOptions, ImportRefused, register_kind
@@ -26,6 +24,7 @@ from engine.imports.writer import RowResult, WriteResult
 from kernel.calendar import Duration
 from kernel.errors import InvalidInput
 from storage import queries
+from storage.db import Session
 
 AGREEMENT_COLUMNS: tuple[Column, ...] = (
     Column("partner", "Đối tác", aliases=("đối tác nước ngoài",)),

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session
-
 from engine.app import App
 from engine.cases_ngo import create_project
 from engine.imports import ImportOptions, ImportRefused, register_kind
@@ -32,6 +30,7 @@ from engine.imports.units import RowReader
 from engine.imports.writer import RowResult, WriteResult
 from kernel.clock import local_date
 from storage import queries
+from storage.db import Session
 
 NGO_COLUMNS: tuple[Column, ...] = (
     Column("ngo_name", "Tên tổ chức", aliases=("tổ chức PCPNN", "ngo", "tên tổ chức PCPNN")),

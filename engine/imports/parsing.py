@@ -8,7 +8,10 @@ import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
 
+import pycountry
+
 from engine.imports.text import fold
+from notifications.countries import country_name
 
 _DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
@@ -154,8 +157,6 @@ _COUNTRY_ALIASES = {
 @lru_cache(maxsize=1)
 def _country_tables() -> tuple[dict[str, str], dict[str, str]]:
     """(ISO alpha-2/alpha-3 code → alpha-2, folded name → alpha-2)."""
-    import pycountry
-
     codes: dict[str, str] = {}
     names: dict[str, str] = {}
     for country in pycountry.countries:
@@ -166,8 +167,6 @@ def _country_tables() -> tuple[dict[str, str], dict[str, str]]:
                 names.setdefault(fold(name), country.alpha_2)
     names.update(_COUNTRY_ALIASES)
     # and every name our own letters and e-mails print (Xinh-ga-po, Ôxtrâylia, …)
-    from notifications.countries import country_name
-
     for code in list(codes.values()):
         names.setdefault(fold(country_name(code, "vi")), code)
     return codes, names
