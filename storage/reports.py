@@ -8,7 +8,9 @@ this module answers the questions they ask of the database:
   entry before ``until`` left it in and, when that state is a filed one, the filing
   that put it there (one statement plus a by-primary-key lookup of the filings);
 * :func:`obligation_histories` — every case of a workflow whose deadline falls in a
-  period, with its history before ``until`` in order.
+  period, with its history before ``until`` in order;
+* :func:`case_list_rows` — the case list the exports write (``theodoi export cases``),
+  with the unit's code and the decision's number, in one statement.
 
 ``until`` is naive UTC, like every instant in the database: events at or after it are
 ignored, so a report for a past instant is the same whenever it is run.
@@ -208,3 +210,70 @@ def obligation_histories(
         for case_id, *entry in rows:
             by_id[case_id].events.append(HistoryEntry(*entry))
     return cases
+
+
+class CaseListRow(NamedTuple):
+    """One case as the case list and its exports show it (``theodoi cases``,
+    ``theodoi export cases``): dates are dates, the unit is its code."""
+
+    id: int
+    workflow: str
+    state: str
+    unit: str | None  # the unit's code
+    name: str
+    decision: str | None  # the decision's number
+    decision_date: date | None
+    category: str | None
+    purpose: str | None
+    departure: date | None  # actual, else planned
+    return_: date | None  # actual, else planned
+    deadline: date | None
+    report_filed_on: date | None
+    filed_late: bool | None
+    escalation_level: int
+    parent_id: int | None
+
+
+def case_list_rows(
+    session: Session,
+    *,
+    workflow: str | None = None,
+    state: str | None = None,
+    unit_id: int | None = None,
+) -> list[CaseListRow]:
+    """The cases matching every filter given, in id order, with their unit's code and
+    their decision's number and date: one statement, whatever the number of cases."""
+    case, decision, unit = CASE, DECISION, UNIT
+    stmt = (
+        select(
+            case.c.id,
+            case.c.workflow,
+            case.c.state,
+            unit.c.code,
+            case.c.name,
+            decision.c.number,
+            decision.c.decided_on,
+            case.c.category,
+            case.c.purpose,
+            func.coalesce(case.c.actual_departure, case.c.planned_departure),
+            func.coalesce(case.c.actual_return, case.c.planned_return),
+            case.c.deadline,
+            case.c.report_filed_on,
+            case.c.filed_late,
+            case.c.escalation_level,
+            case.c.parent_id,
+        )
+        .select_from(
+            case.outerjoin(unit, case.c.unit_id == unit.c.id).outerjoin(
+                decision, case.c.decision_id == decision.c.id
+            )
+        )
+        .order_by(case.c.id)
+    )
+    if workflow:
+        stmt = stmt.where(case.c.workflow == workflow)
+    if state:
+        stmt = stmt.where(case.c.state == state)
+    if unit_id is not None:
+        stmt = stmt.where(case.c.unit_id == unit_id)
+    return [CaseListRow(*row) for row in session.execute(stmt)]
