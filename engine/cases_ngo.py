@@ -25,6 +25,8 @@ ISSUER_MAX = 32  # Decision.issuer column
 
 def approving_body(text: str | None) -> str:
     """``province`` / ``department`` for the usual spellings, else the text itself."""
+    # Local: a real cycle. engine.imports (package) registers its agreements and ngo
+    # kinds, which import this module; importing it at the top would run that first.
     from engine.imports.parsing import parse_issuer
 
     raw = (text or "").strip()

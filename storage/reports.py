@@ -155,8 +155,8 @@ def trip_history_rows(
     # fmt: on
     rows = session.execute(stmt).all()
     filings = _filings_by_id(session, [r[-1] for r in rows if r[-1] is not None])
-    none = (None, None, None)
-    return [TripRow(*row[:-1], *filings.get(row[-1], none)) for row in rows]
+    none, make = (None, None, None), TripRow._make  # _make: a third of the constructor's cost
+    return [make(tuple(row[:-1]) + filings.get(row[-1], none)) for row in rows]
 
 
 def _filings_by_id(session: Session, ids: list[int]) -> dict[int, tuple[Any, ...]]:
