@@ -9,6 +9,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 import pycountry
+from openpyxl.utils.datetime import from_excel
 
 from engine.imports.text import fold
 from notifications.countries import country_name
@@ -45,8 +46,6 @@ def parse_date(value: object) -> date:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         if _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]:
-            from openpyxl.utils.datetime import from_excel
-
             return from_excel(value).date()
         raise ValueError("not a date (a number that is not an Excel date)")
     raw = text(value)
