@@ -23,11 +23,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
-
 from engine.reports import Counts, Period, register_section
-from storage.models import Case, Event
+from storage import reports as report_store
+from storage.db import Session
 
 WORKFLOW = "ngo_report"
 FILED = ("filed", "closed")
@@ -59,43 +57,20 @@ class ObligationFact:
 def obligation_facts(session: Session, period: Period, until: datetime) -> list[ObligationFact]:
     """Every NGO report obligation whose deadline falls in ``period``, as it stood at
     ``until`` (events at or after ``until`` are ignored)."""
-    case, event = Case.__table__, Event.__table__
-    cases = session.execute(
-        select(case.c.id, case.c.deadline, case.c.data).where(
-            case.c.workflow == WORKFLOW,
-            case.c.deadline >= period.start,
-            case.c.deadline <= period.end,
-        )
-    ).all()
-    if not cases:
-        return []
-    history: dict[int, list[Any]] = {}
-    rows = session.execute(
-        select(
-            event.c.case_id,
-            event.c.event,
-            event.c.from_state,
-            event.c.to_state,
-            event.c.at,
-            event.c.data,
-        )
-        .where(event.c.case_id.in_([c.id for c in cases]), event.c.at < until)
-        .order_by(event.c.at, event.c.id)
-    )
-    for row in rows:
-        history.setdefault(row.case_id, []).append(row)
     facts = []
-    for cid, deadline, data in cases:
-        events = [e for e in history.get(cid, []) if e.to_state is not None]
+    for case in report_store.obligation_histories(
+        session, workflow=WORKFLOW, start=period.start, end=period.end, until=until
+    ):
+        events = [e for e in case.events if e.to_state is not None]
         if not events:
             continue  # not opened yet on the report date
-        data = data or {}
+        data = case.data or {}
         fact = ObligationFact(
-            cid,
+            case.case_id,
             data.get("key"),
             data.get("receiving_agency"),
             data.get("ngo_name"),
-            deadline,
+            case.deadline,
             events[-1].to_state,
         )
         if fact.state in FILED:
@@ -103,7 +78,7 @@ def obligation_facts(session: Session, period: Period, until: datetime) -> list[
             on = (filing.data or {}).get("on")
             fact.filed_on = date.fromisoformat(str(on)[:10]) if on else filing.at.date()
             fact.late = filing.from_state in OUTSTANDING or bool(
-                deadline and fact.filed_on > deadline
+                case.deadline and fact.filed_on > case.deadline
             )
         facts.append(fact)
     return facts

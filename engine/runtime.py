@@ -19,8 +19,6 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlmodel import Session
-
 from engine.registry import Registry
 from engine.rules import Rules
 from engine.step import (
@@ -47,7 +45,7 @@ from kernel.settings import Config
 from notifications import outbox
 from notifications.outbox import NoticeRequest, Router, build_rows
 from storage import queries
-from storage.db import Database, is_transient
+from storage.db import Database, Session, is_transient
 from storage.models import Case
 from workflows.definition import Notice
 

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from cli.wiring import open_app
+from engine import export, reports
 from engine.imports import ImportOptions, import_file
 from engine.reports import Period, compliance, percent
 from kernel.clock import ManualClock, from_local
@@ -185,8 +186,6 @@ def test_a_report_sent_back_no_longer_counts_as_filed(tmp_path: Path) -> None:
 
 
 def test_extra_sections_are_added(tmp_path: Path) -> None:
-    from engine import export, reports
-
     config = make_config(f"sqlite:///{tmp_path / 'r.db'}")
     app = open_app(config, ManualClock(datetime(2021, 11, 23, 2, 0)), upgrade=True)
     try:

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session
-
 from engine.app import App
 from engine.imports.columns import TRIP_COLUMNS, UNIT_COLUMNS, Column
 from engine.imports.problems import ImportRefused, Problem
@@ -26,6 +24,7 @@ from engine.imports.units import parse_units
 from engine.imports.writer import Progress, TripWriter, WriteResult, write_units
 from kernel.clock import local_date
 from storage import queries
+from storage.db import Session
 
 __all__ = [
     "ImportOptions",

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
-
 from engine.app import App
 from engine.creation import open_agreement
 from engine.imports import ImportOptions, ImportRefused, register_kind
@@ -27,6 +25,7 @@ from kernel.calendar import Duration
 from kernel.errors import InvalidInput
 from kernel.text import name_key
 from storage import queries
+from storage.db import Session
 
 AGREEMENT_COLUMNS: tuple[Column, ...] = (
     Column("partner", "Đối tác", aliases=("đối tác nước ngoài",)),

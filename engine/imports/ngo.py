@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session
-
 from engine.app import App
 from engine.creation import open_ngo_project
 from engine.imports import ImportOptions, ImportRefused, register_kind
@@ -33,6 +31,7 @@ from engine.imports.writer import RowResult, WriteResult
 from kernel.clock import local_date
 from kernel.text import name_key
 from storage import queries
+from storage.db import Session
 
 NGO_COLUMNS: tuple[Column, ...] = (
     Column("ngo_name", "Tên tổ chức", aliases=("tổ chức PCPNN", "ngo", "tên tổ chức PCPNN")),

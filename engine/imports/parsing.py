@@ -8,7 +8,11 @@ import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
 
+import pycountry
+from openpyxl.utils.datetime import from_excel
+
 from engine.imports.text import fold
+from notifications.countries import country_name
 
 _DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
@@ -42,8 +46,6 @@ def parse_date(value: object) -> date:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         if _SERIAL_RANGE[0] <= value < _SERIAL_RANGE[1]:
-            from openpyxl.utils.datetime import from_excel
-
             return from_excel(value).date()
         raise ValueError("not a date (a number that is not an Excel date)")
     raw = text(value)
@@ -154,8 +156,6 @@ _COUNTRY_ALIASES = {
 @lru_cache(maxsize=1)
 def _country_tables() -> tuple[dict[str, str], dict[str, str]]:
     """(ISO alpha-2/alpha-3 code → alpha-2, folded name → alpha-2)."""
-    import pycountry
-
     codes: dict[str, str] = {}
     names: dict[str, str] = {}
     for country in pycountry.countries:
@@ -166,8 +166,6 @@ def _country_tables() -> tuple[dict[str, str], dict[str, str]]:
                 names.setdefault(fold(name), country.alpha_2)
     names.update(_COUNTRY_ALIASES)
     # and every name our own letters and e-mails print (Xinh-ga-po, Ôxtrâylia, …)
-    from notifications.countries import country_name
-
     for code in list(codes.values()):
         names.setdefault(fold(country_name(code, "vi")), code)
     return codes, names
