@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import RetryCallState
 
 from cli.metrics import Metrics, MetricsServer
@@ -32,6 +33,7 @@ from kernel.clock import ManualClock
 from kernel.errors import StorageError, StorageUnavailable
 from notifications.digest import run_digest
 from storage.db import Database, backoff
+from storage.models import Unit
 from tests.conftest import make_config
 from tests.pg import pg_schema, require_pg, schema_url
 from tests.smtp_server import SmtpServer
@@ -455,3 +457,40 @@ def test_sqlite_database_is_locked_is_retried_not_lost(
     assert totals.fired == 40
     assert "database is locked" in caplog.text
     assert metrics.database_errors._value.get() >= 1
+
+
+# -- driver errors at the storage boundary ----------------------------------------------
+
+
+def test_driver_errors_leave_storage_wrapped_with_what_and_where(tmp_path: Path) -> None:
+    gone = Database("postgresql+psycopg://theodoi:secret@127.0.0.1:1/none")  # refused
+    try:
+        with (
+            pytest.raises(StorageUnavailable) as refused,
+            gone.session(write=False, doing="reading the queue state"),
+        ):
+            pass
+    finally:
+        gone.dispose()
+    message = str(refused.value)
+    assert "reading the queue state on postgresql+psycopg://theodoi:***@127.0.0.1:1/none" in message
+    assert "secret" not in message
+    assert isinstance(refused.value.__cause__, OperationalError)
+
+    db = Database(f"sqlite:///{tmp_path / 'e.db'}")
+    db.upgrade()
+    try:
+        with db.session() as s:
+            s.add(Unit(code="SYT", name="Sở Y tế"))
+        # Inside the block, under a savepoint, the driver's own error is caught as ever.
+        with db.session() as s, pytest.raises(IntegrityError), s.begin_nested():
+            s.add(Unit(code="SYT", name="again"))
+            s.flush()
+        # Escaping the block, it is wrapped (and not transient).
+        with pytest.raises(StorageError) as duplicate, db.session() as s:
+            s.add(Unit(code="SYT", name="again"))
+        assert not isinstance(duplicate.value, StorageUnavailable)
+        assert "write transaction on sqlite:///" in str(duplicate.value)
+        assert "IntegrityError" in str(duplicate.value)
+    finally:
+        db.dispose()
