@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from tenacity import RetryCallState
+from tenacity import RetryCallState, Retrying
 
 from cli import wiring
 from cli.metrics import Metrics, MetricsServer
@@ -170,7 +170,7 @@ class Runner:
 
     # -- with backoff ---------------------------------------------------------------------
 
-    def _retrying(self, name: str, attempts: int | None) -> Any:
+    def _retrying(self, name: str, attempts: int | None) -> Retrying:
         """Retry any error (rows keep the state) with the one backoff, until stopped."""
 
         def before_sleep(state: RetryCallState) -> None:
@@ -216,12 +216,6 @@ class Runner:
             if not busy:
                 return
 
-    def _job(self, name: str, step: Callable[[], bool]) -> Callable[[], None]:
-        def job() -> None:
-            self._drain(name, step)
-
-        return job
-
     # -- running ---------------------------------------------------------------------------
 
     def run_once(self, max_failures: int = 6) -> Totals:
@@ -249,12 +243,12 @@ class Runner:
         for name, step, interval, wanted in loops:
             if wanted:
                 scheduler.add_job(
-                    self._job(name, step), "interval", seconds=interval, id=name,
+                    self._drain, "interval", args=(name, step), seconds=interval, id=name,
                     next_run_time=start,
                 )
         if self.do_periodic:
             trigger = cron_trigger(cfg.notifications.digest_cron, cfg.organisation.tz)
-            scheduler.add_job(self._job("digest", self.digest), trigger, id="digest")
+            scheduler.add_job(self._drain, trigger, args=("digest", self.digest), id="digest")
         return scheduler
 
     def run_forever(self) -> Totals:
