@@ -83,7 +83,8 @@ def _serve(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         if proc.poll() is not None:
             raise RuntimeError(f"theodoi web exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            # /healthz, not /readyz: no worker sweeps here, so readiness would say "lagging"
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass

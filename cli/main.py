@@ -25,12 +25,16 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import wiring
+from cli.demo import load_demo
+from cli.simulation import simulate as run_simulation
 from engine import creation
 from engine.app import App
 from engine.creation import Traveller
+from engine.cycle import run_cycle
 from kernel.clock import Clock, ManualClock, from_local, to_local
 from kernel.errors import ConfigError, InvalidInput, StorageError, TheodoiError
 from kernel.settings import Config, load_config
+from notifications.smtp import deliver_due
 from storage import decisions, queries
 from workflows import catalog
 
@@ -321,16 +325,23 @@ def event(
 @cli_errors
 def tick(
     now: Annotated[str | None, typer.Option(help="Fire what is due at this instant.")] = None,
+    send: Annotated[
+        bool, typer.Option("--send/--no-send", help="Then deliver the outbox that is due.")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Fire every timer due now (or at --now), once."""
+    """Fire every timer due now (or at --now), once; with --send, then deliver the mail."""
     cfg = get_config(config)
     clock: Clock | None = ManualClock(parse_instant(now, "now", cfg)) if now else None
     with open_app(config, clock) as application:
-        report = application.engine.sweep()
-        for line in report.lines:
+        report = run_cycle(application, deliver_due if send else None)
+        for line in report.swept.lines:
             typer.echo(line)
-        typer.echo(f"fired {report.fired} timers on {report.cases} cases")
+        typer.echo(f"fired {report.swept.fired} timers on {report.swept.cases} cases")
+        if report.delivered is not None:
+            for line in report.delivered.lines:
+                typer.echo(line)
+            typer.echo(str(report.delivered))
 
 
 @app.command()
@@ -346,8 +357,6 @@ def simulate(
     cfg = get_config(config)
     end = parse_instant(until, "until", cfg)
     with open_app(config, ManualClock(end)) as application:
-        from cli.simulation import simulate as run_simulation
-
         for line in run_simulation(application, end, send=send):
             typer.echo(line)
 
@@ -462,33 +471,8 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
 
 @app.command()
 @cli_errors
-def run(
-    host: Annotated[str | None, typer.Option(help="Web UI address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Web UI port.")] = None,
-    web: Annotated[bool, typer.Option("--web/--no-web", help="Serve the web UI.")] = True,
-    speed: Annotated[
-        float, typer.Option(help="Demo only: let time run this many times faster.")
-    ] = 1.0,
-    mail_catcher: Annotated[
-        bool, typer.Option("--mail-catcher/--no-mail-catcher", help="Run the local catcher.")
-    ] = False,
-    config: ConfigOpt = None,
-) -> None:
-    """The long-running service: sweeps, sender, digest and (when installed) the web UI."""
-    from cli.service import serve
-    from kernel.clock import ScaledClock, SystemClock
-
-    clock = ScaledClock(SystemClock().now(), speed) if speed != 1.0 else None
-    with open_app(config, clock, upgrade=True) as application:
-        serve(application, host=host, port=port, web=web, mail_catcher=mail_catcher)
-
-
-@app.command()
-@cli_errors
 def demo(config: ConfigOpt = None) -> None:
     """Load demo data shaped like the inspection report (an empty database only)."""
-    from cli.demo import load_demo
-
     with open_app(config, upgrade=True) as application:
         for line in load_demo(application):
             typer.echo(line)

@@ -1,38 +1,36 @@
-"""Prometheus metrics of a worker, and the small HTTP server that serves them.
+"""Prometheus metrics and probes of one process (a worker, ``theodoi run`` or ``web``).
 
 Two kinds of figures:
 
 * what THIS process did, as counters and a histogram (timers fired, notices sent and
-  failed, SMTP latency, database errors) — sum them over the workers;
+  failed, SMTP latency, database errors, periodic jobs) — sum them over the workers;
 * the state of the queue, read from the database at scrape time (due timers waiting,
   sweep lag, outbox rows per status) — the same whichever worker answers.
 
-The server also answers ``/healthz`` (the process is up) and ``/readyz`` (the database
-answers and the sweep lag is below ``[worker] ready_max_lag_s``), since a worker has
-no web UI to carry them.
+:class:`Metrics` is also the probes' answer: ``/readyz`` is ready when the database
+answers and the sweep lag is below ``[worker] ready_max_lag_s``. The HTTP routes are
+``web/routes/health.py``'s, served inside the web app (``theodoi run``, ``theodoi
+web``) or alone on a worker's ``--metrics-port`` (:class:`MetricsServer`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import SQLAlchemyError
 
+from cli.web import ServerThread
 from kernel.clock import Clock
+from kernel.errors import StorageError
 from storage import queries
 from storage.db import Database
-
-log = logging.getLogger("theodoi.metrics")
+from web.app import probe_app
+from web.routes.health import cause_name
 
 OUTBOX_STATUSES = ("pending", "sending", "held", "sent", "failed", "parked")
 SMTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -53,12 +51,12 @@ def read_queue_state(db: Database, clock: Clock) -> QueueState:
     """Due timers, the age of the oldest one (the sweep lag), outbox rows per status."""
     now = clock.now()
     try:
-        with db.session(write=False) as session:
+        with db.session(write=False, doing="reading the queue state") as session:
             due = queries.due_timer_count(session, now)
             oldest = queries.next_timer_at(session, until=now)
             outbox = queries.outbox_status_counts(session)
-    except SQLAlchemyError as exc:
-        return QueueState(database_up=False, error=type(exc).__name__)
+    except StorageError as exc:
+        return QueueState(database_up=False, error=cause_name(exc))
     lag = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
     return QueueState(True, due, lag, outbox)
 
@@ -95,7 +93,9 @@ class _QueueCollector(Collector):
 
 
 class Metrics:
-    """One registry per worker (not the global one: tests run several in a process)."""
+    """One registry per process (not the global one: tests run several in a process)."""
+
+    content_type = CONTENT_TYPE_LATEST
 
     def __init__(self, db: Database, clock: Clock, *, ready_max_lag_s: float = 900) -> None:
         self.db, self.clock, self.ready_max_lag_s = db, clock, ready_max_lag_s
@@ -130,6 +130,12 @@ class Metrics:
             "Connection losses and lock timeouts this worker backed off from.",
             registry=r,
         )
+        self.periodic_runs = Counter(
+            "theodoi_periodic_runs",
+            "Periodic jobs (the weekly digest) this worker ran for their period.",
+            ["job"],
+            registry=r,
+        )
         r.register(_QueueCollector(db, clock))
 
     # -- what the worker reports -----------------------------------------------------
@@ -162,55 +168,9 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class MetricsServer:
-    """``/metrics``, ``/healthz``, ``/readyz`` on a daemon thread."""
+class MetricsServer(ServerThread):
+    """``/metrics``, ``/healthz``, ``/readyz`` alone on a port of their own (a worker's
+    ``--metrics-port``; 0: any free port), on a thread."""
 
     def __init__(self, metrics: Metrics, host: str, port: int) -> None:
-        handler = _handler(metrics)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="metrics", daemon=True)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.httpd.server_address[:2]
-        return str(host), int(port)
-
-    def start(self) -> MetricsServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-
-def _handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, metrics.exposition(), CONTENT_TYPE_LATEST)
-            elif path == "/healthz":
-                self._json(200, {"status": "ok"})
-            elif path == "/readyz":
-                ready, body = metrics.readiness()
-                self._json(200 if ready else 503, body)
-            else:
-                self._json(404, {"status": "not found"})
-
-        def _json(self, code: int, body: dict[str, Any]) -> None:
-            self._send(code, json.dumps(body).encode(), "application/json")
-
-        def _send(self, code: int, body: bytes, content_type: str) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            log.debug("metrics %s", format % args)
-
-    return Handler
+        super().__init__(probe_app(metrics), host, port, name="metrics")

@@ -1,64 +1,76 @@
-"""``theodoi worker``: the sweep and the sender without the web UI. Run as many as needed.
+"""The one runner: ``theodoi run`` (loops + web UI), ``theodoi worker`` (loops, no web
+UI), ``theodoi web`` (web UI, no loops). Run as many workers as needed.
 
-Workers need no leader and no coordination beyond the database:
+What it runs, each part optional:
 
-* the sweep claims due timers a batch at a time (PostgreSQL: ``FOR UPDATE SKIP LOCKED``
-  on the cases, so N workers take N different batches; SQLite: the batch is one
-  ``BEGIN IMMEDIATE`` transaction and a second worker waits its turn). Claim, state
-  change, history, next timers and outbox rows commit together, so a timer fires
+* the **sweep loop**: fire due timers a batch at a time (PostgreSQL: ``FOR UPDATE
+  SKIP LOCKED`` on the cases, so N workers take N different batches; SQLite: the batch
+  is one ``BEGIN IMMEDIATE`` transaction and a second worker waits its turn). Claim,
+  state change, history, next timers and outbox rows commit together, so a timer fires
   exactly once whoever fires it and whenever the worker dies;
-* the sender claims outbox rows with a lease (notifications/smtp.py); a dead worker's
-  rows come back when the lease runs out. One pass is one claimed batch, so the
-  lease is computed from a fresh clock reading each time;
-* periodic jobs (the weekly digest) come from cli/service.py's scheduler and are
-  claimed once per period in the database.
+* the **send loop**: deliver the outbox, one claimed batch (with a lease) per pass, so
+  a lease is computed from a fresh clock reading each time; a dead worker's rows come
+  back when the lease runs out;
+* the **periodic jobs** (the weekly digest), claimed once per period in the database;
+* the web UI (with ``/metrics``, ``/healthz``, ``/readyz``), or the probes alone on a
+  metrics port; the local mail catcher of ``make run``.
 
-Faults on purpose: a lost database connection or SQLite's ``database is locked``
-rolls the batch back; the loop backs off (exponential, with jitter, up to
-``[worker] backoff_max_s``) and tries again on a fresh connection. SIGTERM or SIGINT
-stops the loops between batches: the batch in hand is finished and committed.
+APScheduler 3 wakes the loops (every ``[scheduler] sweep_interval_s`` /
+``send_interval_s``; a loop then goes on while there is work) and runs the cron jobs.
+It never holds a deadline: timers are rows, so a restart loses nothing. Both loops
+call the engine's one "sweep, then deliver" step (engine/cycle.py).
+
+Faults: a lost database connection or SQLite's ``database is locked`` rolls the batch
+back; the loop backs off (storage.db.backoff: exponential, with jitter, up to
+``[worker] backoff_max_s``) and tries again on a fresh connection; any other error is
+logged with its traceback and retried the same way, so a worker never dies of it.
+SIGTERM or SIGINT stops the loops between batches: the batch in hand is finished and
+committed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC
+from typing import Any, Protocol
 
-from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from tenacity import RetryCallState, Retrying
 
 from cli import wiring
-from cli.metrics import Metrics
+from cli.metrics import Metrics, MetricsServer
+from cli.web import ServerThread
 from engine.app import App
-from kernel.clock import Clock
-from kernel.errors import StorageError
+from engine.cycle import run_cycle
+from kernel.clock import Clock, SystemClock
+from kernel.errors import StorageError, StorageUnavailable
 from kernel.settings import Config
-from storage.db import is_transient
+from notifications.catcher import start_catcher
+from notifications.digest import run_digest
+from notifications.smtp import deliver_due
+from storage.db import Database, backoff, describe
+from web.app import create_app
 
 log = logging.getLogger("theodoi.worker")
 
+_DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
-class Backoff:
-    """Exponential backoff with full jitter: 0.5 s, 1 s, 2 s … up to ``maximum``."""
 
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
-        self.initial, self.maximum = initial, maximum
-        self.failures = 0
-        self._rng = random.Random()
-
-    def next_delay(self) -> float:
-        ceiling = min(self.initial * 2**self.failures, self.maximum)
-        self.failures += 1
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        self.failures = 0
+def cron_trigger(text: str, timezone: Any) -> CronTrigger:
+    """``"mon 07:30"`` (or a crontab line) as an APScheduler trigger."""
+    parts = text.split()
+    if len(parts) == 2 and parts[0].lower() in _DAYS and ":" in parts[1]:
+        hour, minute = parts[1].split(":")
+        return CronTrigger(
+            day_of_week=parts[0].lower(), hour=int(hour), minute=int(minute), timezone=timezone
+        )
+    return CronTrigger.from_crontab(text, timezone=timezone)
 
 
 @dataclass
@@ -76,16 +88,15 @@ class Totals:
         )
 
 
-def _deliver_due() -> Callable[..., Any] | None:
-    try:
-        from notifications.smtp import deliver_due
-    except ImportError:
-        return None
-    return deliver_due
+class Service(Protocol):
+    """Something that runs beside the loops until stopped (a web server, the catcher)."""
+
+    def stop(self) -> None: ...
 
 
-class Worker:
-    """The two loops (sweep, send) of one worker process, stoppable between batches."""
+class Runner:
+    """The loops (sweep, send) and periodic jobs of one process, stoppable between
+    batches."""
 
     def __init__(
         self,
@@ -94,14 +105,14 @@ class Worker:
         metrics: Metrics | None = None,
         sweep: bool = True,
         send: bool = True,
+        periodic: bool | None = None,
         stopping: threading.Event | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.do_sweep = sweep
-        self.deliver = _deliver_due() if send else None
-        if send and self.deliver is None:
-            log.warning("the sender is not installed in this build: notices stay in the outbox")
+        self.do_send = send
+        self.do_periodic = send if periodic is None else periodic  # jobs that send mail
         self.stopping = stopping or threading.Event()
         self.totals = Totals()
         self._lock = threading.Lock()
@@ -120,7 +131,7 @@ class Worker:
     # -- one batch each; True when it did something, so the loop goes on at once ----------
 
     def sweep_batch(self) -> bool:
-        report = self.app.engine.sweep(self.app.clock.now(), max_batches=1)
+        report = run_cycle(self.app, None, max_batches=1).swept
         for line in report.lines:
             log.info("step %s", line)
         with self._lock:
@@ -132,135 +143,147 @@ class Worker:
         return bool(report.cases or report.parked)
 
     def send_batch_once(self) -> bool:
-        if self.deliver is None:
-            return False
-        app = self.app
         if not self.do_sweep:  # no sweep here reloads the admins' calendar overlay
-            with app.db.session(write=False) as session:
-                app.engine.reload_calendar(session)
-        report = self.deliver(
-            app.db,
-            app.config,
-            app.clock.now(),
-            worker_id=self.id,
-            calendar=app.engine.calendar,
-            limit=self.send_batch,
-        )
-        for line in getattr(report, "lines", ()):
+            with self.app.db.session(write=False) as session:
+                self.app.engine.reload_calendar(session)
+        report = run_cycle(self.app, deliver_due, sweep=False, send_limit=self.send_batch)
+        sent = report.delivered
+        assert sent is not None  # a sender was given
+        for line in sent.lines:
             log.info("mail %s", line)
-        sent, failed = getattr(report, "sent", 0), getattr(report, "failed", 0)
         with self._lock:
-            self.totals.sent += sent
-            self.totals.failed += failed
+            self.totals.sent += sent.sent
+            self.totals.failed += sent.failed
         if self.metrics is not None:
-            self.metrics.delivered(report)
-        if getattr(report, "circuit_open", False):
+            self.metrics.delivered(sent)
+        if sent.circuit_open:
             log.warning("mail server unreachable: the sender waits for the next pass")
             return False
-        return bool(report)
+        return bool(sent)
 
-    # -- loops --------------------------------------------------------------------------------
-
-    def _guarded(self, name: str, step: Callable[[], bool], backoff: Backoff) -> bool | None:
-        """Run ``step``; on a database fault back off and return None."""
-        try:
-            busy = step()
-        except SQLAlchemyError as exc:
+    def digest(self) -> bool:
+        """This week's digest, once per period across all workers; True when written."""
+        app = self.app
+        wrote = run_digest(app.db, app.config, app.clock.now(), worker_id=self.id)
+        if wrote:
+            log.info("digest: this week's digest is in the outbox")
             if self.metrics is not None:
+                self.metrics.periodic_runs.labels(job="digest").inc()
+        return False  # one call per wake-up
+
+    # -- with backoff ---------------------------------------------------------------------
+
+    def _retrying(self, name: str, attempts: int | None) -> Retrying:
+        """Retry any error (rows keep the state) with the one backoff, until stopped."""
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.upcoming_sleep
+            if isinstance(exc, StorageError) and self.metrics is not None:
                 self.metrics.database_errors.inc()
-            delay = backoff.next_delay()
-            if is_transient(exc):
+            if isinstance(exc, StorageUnavailable):
                 log.warning(
-                    "%s: database unavailable (%s); the batch was rolled back, retrying in %.1f s",
+                    "%s: database unavailable (%s); the batch was rolled back, "
+                    "retrying in %.1f s",
                     name,
-                    _short(exc),
+                    describe(exc.__cause__ or exc),
                     delay,
                 )
-            else:
-                log.exception("%s: database error; retrying in %.1f s", name, delay)
-            self.stopping.wait(delay)
-            return None
-        except Exception:  # a bug must not kill the worker: rows keep the state
-            delay = backoff.next_delay()
-            log.exception("%s failed; retrying in %.1f s", name, delay)
-            self.stopping.wait(delay)
-            return None
-        backoff.reset()
-        return busy
+            elif isinstance(exc, StorageError):
+                log.error("%s: database error; retrying in %.1f s", name, delay, exc_info=exc)
+            else:  # a bug must not kill the worker
+                log.error("%s failed; retrying in %.1f s", name, delay, exc_info=exc)
 
-    def _loop(self, name: str, step: Callable[[], bool], interval: float) -> None:
-        backoff = Backoff(maximum=self.backoff_max)
+        return backoff(
+            maximum=self.backoff_max,
+            retry_on=Exception,
+            attempts=attempts,
+            stopping=self.stopping,
+            before_sleep=before_sleep,
+        )
+
+    def _drain(self, name: str, step: Callable[[], bool], attempts: int | None = None) -> None:
+        """Run ``step`` while it finds work, backing off on errors; return when it
+        finds none or the runner stops. With ``attempts``, a step that fails that many
+        times in a row raises :class:`StorageError`."""
+        retrying = self._retrying(name, attempts)
         while not self.stopping.is_set():
-            busy = self._guarded(name, step, backoff)
-            if busy is False:
-                self.stopping.wait(interval)
-        log.info("%s loop stopped", name)
+            try:
+                busy = retrying(step)
+            except Exception as exc:
+                if self.stopping.is_set():
+                    return
+                raise StorageError(
+                    f"{name}: still failing after {attempts} attempts ({exc}); giving up"
+                ) from exc
+            if not busy:
+                return
+
+    # -- running ---------------------------------------------------------------------------
 
     def run_once(self, max_failures: int = 6) -> Totals:
         """Sweep until nothing is due, then send until nothing is due; then return."""
-        for name, step, wanted in (
-            ("sweep", self.sweep_batch, self.do_sweep),
-            ("send", self.send_batch_once, self.deliver is not None),
-        ):
-            if not wanted:
-                continue
-            backoff = Backoff(maximum=self.backoff_max)
-            while not self.stopping.is_set():
-                busy = self._guarded(name, step, backoff)
-                if busy is None and backoff.failures >= max_failures:
-                    raise StorageError(f"{name}: the database stayed unavailable; giving up")
-                if busy is False:
-                    break
+        if self.do_sweep:
+            self._drain("sweep", self.sweep_batch, max_failures)
+        if self.do_send:
+            self._drain("send", self.send_batch_once, max_failures)
         return self.totals
 
-    def run_forever(self) -> Totals:
-        """Loops on threads until SIGTERM/SIGINT (or :meth:`stop`); periodic jobs too."""
-        from cli.service import build_scheduler
+    def scheduler(self) -> BackgroundScheduler:
+        """APScheduler's jobs: wake the loops (at once, then every interval), run the
+        periodic jobs. Each job runs at most once at a time; missed wake-ups coalesce."""
+        cfg = self.app.config
+        scheduler = BackgroundScheduler(
+            timezone=cfg.organisation.tz,
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+        # APScheduler runs on wall time, whatever the app's clock says.
+        start = SystemClock().now().replace(tzinfo=UTC)
+        loops = (
+            ("sweep", self.sweep_batch, cfg.scheduler.sweep_interval_s, self.do_sweep),
+            ("send", self.send_batch_once, cfg.scheduler.send_interval_s, self.do_send),
+        )
+        for name, step, interval, wanted in loops:
+            if wanted:
+                scheduler.add_job(
+                    self._drain, "interval", args=(name, step), seconds=interval, id=name,
+                    next_run_time=start,
+                )
+        if self.do_periodic:
+            trigger = cron_trigger(cfg.notifications.digest_cron, cfg.organisation.tz)
+            scheduler.add_job(self._drain, trigger, args=("digest", self.digest), id="digest")
+        return scheduler
 
+    def run_forever(self) -> Totals:
+        """The jobs until SIGTERM/SIGINT (or :meth:`stop`)."""
         cfg = self.app.config.scheduler
-        threads = []
-        if self.do_sweep:
-            threads.append(
-                threading.Thread(
-                    target=self._loop,
-                    args=("sweep", self.sweep_batch, cfg.sweep_interval_s),
-                    name="sweep",
-                )
-            )
-        if self.deliver is not None:
-            threads.append(
-                threading.Thread(
-                    target=self._loop,
-                    args=("send", self.send_batch_once, cfg.send_interval_s),
-                    name="send",
-                )
-            )
-        # The scheduler only carries the periodic jobs; sweep and send are our loops.
-        scheduler = build_scheduler(self.app, sweep=False, send=self.deliver is not None)
-        if scheduler.get_job("send") is not None:
-            scheduler.remove_job("send")
+        scheduler = self.scheduler()
         scheduler.start()
-        for thread in threads:
-            thread.start()
         log.info(
-            "worker %s started (pid %s): sweep every %ss, send every %ss, %s",
+            "worker %s started (pid %s): %s; %s",
             self.id,
             os.getpid(),
-            cfg.sweep_interval_s,
-            cfg.send_interval_s,
-            _safe_url(self.app.config),
+            ", ".join(_describe_jobs(scheduler, cfg)) or "no loops",
+            self.app.db.safe_url,
         )
         try:
             while not self.stopping.wait(0.5):
                 pass
         finally:
             self.stopping.set()
+            self.app.engine.stopping.set()  # a sweep in hand ends after its batch
             log.info("stopping: finishing the batch in hand")
-            for thread in threads:
-                thread.join()
             scheduler.shutdown(wait=True)
             log.info("worker %s stopped: %s", self.id, self.totals)
         return self.totals
+
+
+def _describe_jobs(scheduler: BackgroundScheduler, cfg: Any) -> list[str]:
+    every = {"sweep": cfg.sweep_interval_s, "send": cfg.send_interval_s}
+    return [
+        f"{job.id} every {every[job.id]}s" if job.id in every else f"{job.id} ({job.trigger})"
+        for job in scheduler.get_jobs()
+    ]
 
 
 def install_signal_handlers(stopping: threading.Event) -> None:
@@ -285,30 +308,82 @@ def open_app(
     clock: Clock | None,
     worker_id: str | None,
     stopping: threading.Event,
+    *,
+    upgrade: bool = False,
 ) -> App | None:
     """Open the application, waiting (with backoff) for a database that is not up yet.
 
     None when told to stop meanwhile. A database without theodoi's tables is an error:
-    run ``theodoi init`` once (workers never migrate, so they never race to).
+    run ``theodoi init`` once (workers never migrate, so they never race to); with
+    ``upgrade`` (``theodoi run``) the schema is created or upgraded instead.
     """
-    backoff = Backoff(maximum=config.worker.backoff_max_s)
-    while not stopping.is_set():
-        app = None
+
+    def attempt() -> App:
+        app = wiring.open_app(config, clock, worker_id=worker_id, upgrade=upgrade)
         try:
-            app = wiring.open_app(config, clock, worker_id=worker_id)
-            if not inspect(app.db.engine).has_table("timer"):
-                app.close()
-                raise StorageError(
-                    f"{_safe_url(config)} has no theodoi tables: run `theodoi init` first"
-                )
-            return app
-        except SQLAlchemyError as exc:
-            if app is not None:
-                app.close()
-            delay = backoff.next_delay()
-            log.warning("database unavailable (%s); retrying in %.1f s", _short(exc), delay)
-            stopping.wait(delay)
-    return None
+            if not app.db.has_schema():
+                raise _NoSchema(app.db)
+        except BaseException:
+            app.close()
+            raise
+        return app
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        cause = exc.__cause__ if exc is not None and exc.__cause__ else exc
+        log.warning(
+            "database unavailable (%s); retrying in %.1f s",
+            describe(cause) if cause else "?",
+            state.upcoming_sleep,
+        )
+
+    retrying = backoff(
+        maximum=config.worker.backoff_max_s,
+        retry_on=(StorageError,),
+        stopping=stopping,
+        before_sleep=before_sleep,
+    )
+    try:
+        return retrying(attempt)
+    except _NoSchema as exc:
+        raise StorageError(f"{exc} has no theodoi tables: run `theodoi init` first") from None
+    except StorageError:
+        if stopping.is_set():
+            return None
+        raise
+
+
+class _NoSchema(Exception):
+    """The database answers but has no tables (not retried: ``theodoi init`` cures it)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db.safe_url)
+
+
+def start_web(app: App, metrics: Metrics, host: str, port: int) -> ServerThread:
+    """The web UI (with the probes) on a thread of this process."""
+    server = ServerThread(create_app(app, metrics), host, port, name="web", log_level="info")
+    server.start()
+    log.info("web UI on http://%s:%s/", *server.address)
+    return server
+
+
+def start_probes(metrics: Metrics, host: str, port: int) -> MetricsServer:
+    server = MetricsServer(metrics, host, port)
+    server.start()
+    log.info("metrics on http://%s:%s/metrics", *server.address)
+    return server
+
+
+def start_mail_catcher(app: App) -> Service | None:
+    """The local mail catcher of ``make run`` (notifications/catcher.py)."""
+    try:
+        catcher = start_catcher(app.config)
+    except (OSError, RuntimeError) as exc:
+        log.error("mail catcher not started (port %s busy?): %s", app.config.smtp.port, exc)
+        return None
+    log.info("mail catcher listening on %s:%s", app.config.smtp.host, app.config.smtp.port)
+    return catcher
 
 
 def configure_logging(worker_id: str, level: str = "INFO") -> None:
@@ -318,19 +393,9 @@ def configure_logging(worker_id: str, level: str = "INFO") -> None:
         format=f"%(asctime)s %(levelname)s worker={worker_id} %(name)s: %(message)s",
         force=True,
     )
-    # The state-machine library narrates every callback at INFO: the engine's own
-    # step lines say what happened.
+    # The state-machine library narrates every callback at INFO, APScheduler every
+    # wake-up (and a skipped one, while a loop drains, at WARNING): the runner's own
+    # lines say what happened.
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-def _short(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {lines[0] if lines else ''}"
-
-
-def _safe_url(config: Config) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(config.storage.url).render_as_string(hide_password=True)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from engine.app import App
+from engine.cycle import run_cycle
 from kernel.clock import ManualClock, to_local
+from notifications.smtp import deliver_due
 from storage import queries
 
 log = logging.getLogger("theodoi.simulate")
-
-
-def _sender() -> Callable[..., Any] | None:
-    try:
-        from notifications.smtp import deliver_due
-    except ImportError:
-        return None
-    return deliver_due
 
 
 def simulate(app: App, end: datetime, *, send: bool = True) -> Iterator[str]:
@@ -28,7 +21,7 @@ def simulate(app: App, end: datetime, *, send: bool = True) -> Iterator[str]:
     clock = app.clock
     if not isinstance(clock, ManualClock):
         raise TypeError("simulate needs a ManualClock")
-    deliver = _sender() if send and app.config.smtp.host else None
+    deliver = deliver_due if send and app.config.smtp.host else None
     tz = app.config.organisation.tz
     with app.db.session(write=False) as session:
         start = queries.latest_instant(session)
@@ -48,13 +41,10 @@ def simulate(app: App, end: datetime, *, send: bool = True) -> Iterator[str]:
             break
         last = instant
         clock.set(instant)
-        report = app.engine.sweep(instant)
-        yield from report.lines
-        if deliver is not None:
-            result = deliver(
-                app.db, app.config, instant, worker_id=app.worker_id, calendar=app.engine.calendar
-            )
-            for line in getattr(result, "lines", []):
+        report = run_cycle(app, deliver, instant)
+        yield from report.swept.lines
+        if report.delivered is not None:
+            for line in report.delivered.lines:
                 yield f"{to_local(instant, tz):%Y-%m-%d %H:%M}  {line}"
     clock.set(end)
     yield f"{to_local(end, tz):%Y-%m-%d %H:%M}  simulation reached {to_local(end, tz):%d/%m/%Y %H:%M}"

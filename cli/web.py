@@ -1,16 +1,31 @@
-"""Web commands: ``theodoi user add|password|token`` and ``theodoi web``.
+"""Web users (``theodoi user add|password|token|list|demo``) and serving a web app.
 
 Passwords never appear on the command line: on a terminal they are prompted for
 (twice); from a script (``--password-stdin`` or a non-terminal stdin) one line is read
 from standard input.
+
+:class:`ServerThread` serves an ASGI app (the web UI, or the probes alone) with
+uvicorn on a thread of the runner's process; ``theodoi web`` itself is a runner
+command (cli/worker.py).
 """
 
+from __future__ import annotations
+
+import secrets
+import socket
 import sys
-from typing import Annotated
+import threading
+import time
+from typing import Annotated, Any
 
 import typer
+import uvicorn
 
-from kernel.errors import InvalidInput
+from cli.main import ConfigOpt, cli_errors, open_app
+from kernel.errors import ConfigError, InvalidInput
+from storage import pages
+from storage import users as user_store
+from web import users
 from web.security import configure_passwords
 
 user_app = typer.Typer(help="Web users (người dùng) and their API tokens.", no_args_is_help=True)
@@ -32,8 +47,6 @@ def read_password(from_stdin: bool, required: bool) -> str | None:
 
 
 def register(app: typer.Typer) -> None:
-    from cli.main import ConfigOpt, cli_errors, open_app
-
     app.add_typer(user_app, name="user")
 
     @user_app.command("add")
@@ -47,8 +60,6 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
     ) -> None:
         """Add a user (or update the one with this e-mail)."""
-        from web import users
-
         password = read_password(password_stdin, required=False)
         with open_app(config) as application, application.db.session() as session:
             configure_passwords(application.config.web)
@@ -70,8 +81,6 @@ def register(app: typer.Typer) -> None:
         email: str, password_stdin: StdinOpt = False, config: ConfigOpt = None
     ) -> None:
         """Set a user's password."""
-        from web import users
-
         password = read_password(password_stdin, required=True) or ""
         with open_app(config) as application, application.db.session() as session:
             configure_passwords(application.config.web)
@@ -82,8 +91,6 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def user_token(email: str, config: ConfigOpt = None) -> None:
         """Print a new API token (shown once; the previous one stops working)."""
-        from web import users
-
         with open_app(config) as application, application.db.session() as session:
             typer.echo(users.issue_token(session, email))
 
@@ -91,9 +98,6 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def user_list(config: ConfigOpt = None) -> None:
         """List the users."""
-        from storage import pages
-        from storage import users as user_store
-
         with open_app(config) as application, application.db.session(write=False) as session:
             units = {u.id: u.code for u in pages.units(session)}
             for user in user_store.list_users(session):
@@ -105,11 +109,6 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def user_demo(config: ConfigOpt = None) -> None:
         """Create (or reset) one demo account per role and print them (``make run``)."""
-        import secrets
-
-        from storage import pages
-        from web import users
-
         with open_app(config) as application, application.db.session() as session:
             configure_passwords(application.config.web)
             units = pages.units(session)
@@ -130,23 +129,46 @@ def register(app: typer.Typer) -> None:
                 unit = f" ({units[0].code})" if role == "unit" else ""
                 typer.echo(f"{role:<12} {email:<28} {password}{unit}")
 
-    @app.command("web")
-    @cli_errors
-    def web(
-        host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-        port: Annotated[int | None, typer.Option(help="Port.")] = None,
-        config: ConfigOpt = None,
+
+class ServerThread:
+    """An ASGI app served by uvicorn on a daemon thread. The socket is bound at once,
+    so a port in use is refused at start, and port 0 takes any free port."""
+
+    def __init__(
+        self, asgi: Any, host: str, port: int, *, name: str, log_level: str = "warning"
     ) -> None:
-        """Serve only the web pages (the sweeps and the sender run elsewhere)."""
-        import uvicorn
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            self.socket = socket.create_server((host, port), family=family)
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot listen on {host}:{port}: {exc.strerror}") from exc
+        self.name = name
+        config = uvicorn.Config(
+            asgi,
+            log_level=log_level,
+            access_log=log_level == "info",
+            timeout_graceful_shutdown=5,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name=name, daemon=True
+        )
 
-        from web.app import create_app
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.socket.getsockname()[:2]
+        return str(host), int(port)
 
-        with open_app(config) as application:
-            cfg = application.config.web
-            uvicorn.run(
-                create_app(application),
-                host=host or cfg.host,
-                port=port or cfg.port,
-                log_level="info",
-            )
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the {self.name} server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.socket.close()

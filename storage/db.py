@@ -8,48 +8,110 @@ PostgreSQL (``postgresql+psycopg://…``) runs the same code; workers claim rows
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import (
     Session,  # the transaction handle other layers annotate with (import it from here)
 )
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_never,
+    stop_when_event_set,
+    wait_exponential,
+    wait_random_exponential,
+)
 
+from kernel.errors import StorageError, StorageUnavailable
 from storage import models  # noqa: F401  (registers the tables)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+# SQLSTATEs a retry cures: serialisation failure, deadlock (PostgreSQL).
+_RETRY_SQLSTATES = {"40001", "40P01"}
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Errors that a retry can cure: SQLite's lock, a lost PostgreSQL connection."""
-    if isinstance(exc, OperationalError):
-        text = str(exc.orig).lower() if exc.orig else str(exc).lower()
-        return (
-            "database is locked" in text
-            or "database table is locked" in text
-            or exc.connection_invalidated
-            or "connection" in text
-            or "terminat" in text
-            or "server closed" in text
-        )
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    """Errors that a retry can cure: SQLite's lock, a lost or refused PostgreSQL
+    connection, a serialisation failure or deadlock. Takes a driver error (inside a
+    session block) or a wrapped one (:class:`StorageUnavailable`)."""
+    if isinstance(exc, StorageUnavailable):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    text_ = str(orig).lower() if orig else str(exc).lower()
+    return (
+        "database is locked" in text_
+        or "database table is locked" in text_
+        or "connection" in text_
+        or "terminat" in text_
+        or "server closed" in text_
+    )
 
 
-transient_retry = retry(
-    retry=retry_if_exception(is_transient),
-    wait=wait_exponential_jitter(initial=0.05, max=5),
-    stop=stop_after_attempt(12),
-    reraise=True,
-)
+def describe(exc: BaseException) -> str:
+    """The driver's error in one line: ``OperationalError: database is locked``."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0] if lines else ''}"
+
+
+def backoff(
+    *,
+    maximum: float,
+    initial: float = 0.5,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = StorageUnavailable,
+    attempts: int | None = None,
+    stopping: threading.Event | None = None,
+    before_sleep: Callable[[RetryCallState], None] | None = None,
+) -> Retrying:
+    """theodoi's one backoff (tenacity): waits of ``initial`` seconds doubling up to
+    ``maximum``, each with equal jitter (half fixed, half random), between attempts
+    that raise ``retry_on``; other errors pass through at once.
+
+    ``attempts`` bounds the tries (None: until it works); ``stopping`` ends the waits
+    and the tries as soon as it is set, re-raising the last error. Every call of the
+    returned object starts over from ``initial``.
+    """
+    stop = stop_never if attempts is None else stop_after_attempt(attempts)
+    if stopping is not None:
+        stop = stop | stop_when_event_set(stopping)
+    half_initial, half_max = initial / 2, maximum / 2
+    return Retrying(
+        retry=retry_if_exception_type(retry_on),
+        wait=wait_exponential(multiplier=half_initial, max=half_max)
+        + wait_random_exponential(multiplier=half_initial, max=half_max),
+        stop=stop,
+        sleep=stopping.wait if stopping is not None else time.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+def wrap_error(exc: SQLAlchemyError, doing: str, url: str) -> StorageError:
+    """A driver error as theodoi's: :class:`StorageUnavailable` when a retry may cure
+    it, else :class:`StorageError`; the message says what was being done, where."""
+    kind = StorageUnavailable if is_transient(exc) else StorageError
+    return kind(f"{doing} on {url} failed: {describe(exc)}")
 
 
 class Database:
@@ -82,13 +144,33 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for logs and error messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
     @contextmanager
-    def session(self, write: bool = True) -> Iterator[Session]:
+    def _driver(self, doing: str) -> Iterator[None]:
+        """Driver errors that escape become :class:`StorageError` (or
+        :class:`StorageUnavailable`), naming what was being done and where."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise wrap_error(exc, doing, self.safe_url) from exc
+
+    @contextmanager
+    def session(self, write: bool = True, *, doing: str | None = None) -> Iterator[Session]:
         """A transaction: committed on success, rolled back on error.
 
         On SQLite a write session takes the write lock up front (BEGIN IMMEDIATE).
+        A driver error that escapes the block (connecting, a statement, the commit)
+        leaves as :class:`StorageError`, or :class:`StorageUnavailable` when a retry
+        may cure it; code inside the block still sees the driver's own errors (an
+        ``IntegrityError`` under a savepoint, say). ``doing`` names the work for the
+        message (default: "write transaction" / "read transaction").
         """
-        with self.engine.connect() as conn:
+        doing = doing or ("write transaction" if write else "read transaction")
+        with self._driver(doing), self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_immediate=write)
             with conn.begin():
@@ -99,16 +181,22 @@ class Database:
                 finally:
                     session.close()
 
+    def ping(self) -> None:
+        """Raise :class:`StorageError` unless the database answers ``SELECT 1``."""
+        with self.session(write=False, doing="ping") as session:
+            session.execute(text("SELECT 1"))
+
     def upgrade(self) -> None:
         """Create or upgrade the schema to the latest migration."""
-        with self.engine.begin() as conn:
+        with self._driver("schema upgrade"), self.engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def has_schema(self) -> bool:
         """Has ``theodoi init`` created the tables?"""
-        return sa_inspect(self.engine).has_table("calendar_day")
+        with self._driver("schema check"):
+            return sa_inspect(self.engine).has_table("calendar_day")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -16,17 +16,24 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from tenacity import RetryCallState
 
 from cli.metrics import Metrics, MetricsServer
-from cli.runner import Backoff, Worker
+from cli.runner import Runner
 from cli.wiring import open_app
 from engine.app import App
 from kernel.clock import ManualClock
-from storage.db import Database
+from kernel.errors import StorageError, StorageUnavailable
+from notifications.digest import run_digest
+from storage.db import Database, backoff
+from storage.models import Unit
 from tests.conftest import make_config
 from tests.pg import pg_schema, require_pg, schema_url
 from tests.smtp_server import SmtpServer
@@ -69,12 +76,50 @@ def _env(url: str, smtp: SmtpServer | None = None, **extra: str) -> dict[str, st
 
 
 def test_backoff_grows_to_its_ceiling_and_starts_over_after_success() -> None:
-    backoff = Backoff(initial=0.5, maximum=4)
-    delays = [backoff.next_delay() for _ in range(8)]
+    retrying = backoff(initial=0.5, maximum=4)
+    state = RetryCallState(retrying, None, (), {})
+    delays = []
+    for attempt in range(1, 9):
+        state.attempt_number = attempt
+        delays.append(retrying.wait(state))
     ceilings = [0.5, 1, 2, 4, 4, 4, 4, 4]
     assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
-    backoff.reset()
-    assert backoff.next_delay() <= 0.5
+
+    slept: list[float] = []
+    retrying = retrying.copy(sleep=slept.append)
+    outcomes = iter([StorageUnavailable("down"), StorageUnavailable("down"), "ok"])
+
+    def flaky() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert retrying(flaky) == "ok"
+    assert len(slept) == 2 and 0.25 <= slept[0] <= 0.5 and 0.5 <= slept[1] <= 1
+    outcomes = iter([StorageUnavailable("down"), "ok"])
+    assert retrying(flaky) == "ok"  # a new call starts over
+    assert 0.25 <= slept[2] <= 0.5
+
+
+def test_backoff_lets_other_errors_through_and_stops_when_told() -> None:
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise StorageError("schema mismatch")
+
+    with pytest.raises(StorageError):
+        backoff(maximum=1)(broken)  # retries only StorageUnavailable by default
+    assert len(calls) == 1
+    stopping = threading.Event()
+    stopping.set()
+
+    def down() -> None:
+        raise StorageUnavailable("down")
+
+    with pytest.raises(StorageUnavailable):
+        backoff(maximum=1, stopping=stopping)(down)
 
 
 # -- metrics and probes ----------------------------------------------------------------------
@@ -98,7 +143,7 @@ def test_metrics_show_the_queue_and_what_this_worker_did(
         assert _metric(body, "theodoi_sweep_lag_seconds") == 2 * 3600  # due at BASE - 2 h
         assert _metric(body, "theodoi_timers_fired_total") == 0
 
-        worker = Worker(app, metrics=metrics)
+        worker = Runner(app, metrics=metrics)
         while worker.sweep_batch():
             pass
         _status, body = _get(base + "/metrics")
@@ -116,7 +161,8 @@ def test_metrics_show_the_queue_and_what_this_worker_did(
         assert _metric(body, "theodoi_smtp_latency_seconds_count") == 4
         assert len(smtp.received()) == 4
 
-        assert _get(base + "/healthz") == (200, json.dumps({"status": "ok"}))
+        status, body = _get(base + "/healthz")
+        assert (status, json.loads(body)) == (200, {"status": "ok"})
         status, body = _get(base + "/readyz")
         assert status == 200 and json.loads(body)["status"] == "ok"
         assert _get(base + "/nothing")[0] == 404
@@ -261,8 +307,6 @@ class _Proxy:
 
 
 def test_a_worker_waits_for_the_database_then_does_the_work(tmp_path: Path) -> None:
-    from sqlalchemy.engine import make_url
-
     base = require_pg()
     real = make_url(base)
     with pg_schema(base, prefix="wait") as (schema, direct):
@@ -320,8 +364,6 @@ def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str) -> None:
-    from notifications.digest import run_digest
-
     seed(any_url, Sizes(timers=3, notices=3)).dispose()
     config = make_config(any_url)
     apps = [open_app(config, ManualClock(BASE), worker_id=f"w{i}") for i in range(4)]
@@ -353,13 +395,11 @@ def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str
 def test_clock_jumps_neither_refire_nor_skip_timers(tmp_path: Path) -> None:
     """The host clock goes back a day, then forward a month: each timer fires once,
     when its instant has come on the clock the worker reads."""
-    from datetime import timedelta
-
     url = f"sqlite:///{tmp_path / 'c.db'}"
     seed(url, Sizes(timers=6, notices=2)).dispose()
     clock = ManualClock(BASE)
     app = open_app(make_config(url), clock, worker_id="jumpy")
-    worker = Worker(app, send=False)
+    worker = Runner(app, send=False)
     try:
         while worker.sweep_batch():
             pass
@@ -394,8 +434,6 @@ def test_sqlite_database_is_locked_is_retried_not_lost(
 ) -> None:
     """Another process holds SQLite's write lock longer than the busy timeout: the
     batch fails with 'database is locked', the worker backs off and fires every timer."""
-    from sqlalchemy import event
-
     db_file = tmp_path / "l.db"
     seed(f"sqlite:///{db_file}", Sizes(timers=40, notices=0)).dispose()
     app = open_app(make_config(f"sqlite:///{db_file}"), ManualClock(BASE), worker_id="locked")
@@ -409,7 +447,7 @@ def test_sqlite_database_is_locked_is_retried_not_lost(
     holder.execute("BEGIN IMMEDIATE")
     release = threading.Timer(1.5, lambda: holder.execute("ROLLBACK"))
     metrics = Metrics(app.db, app.clock)
-    worker = Worker(app, metrics=metrics, send=False)
+    worker = Runner(app, metrics=metrics, send=False)
     try:
         release.start()
         with caplog.at_level("WARNING", logger="theodoi.worker"):
@@ -421,3 +459,40 @@ def test_sqlite_database_is_locked_is_retried_not_lost(
     assert totals.fired == 40
     assert "database is locked" in caplog.text
     assert metrics.database_errors._value.get() >= 1
+
+
+# -- driver errors at the storage boundary ----------------------------------------------
+
+
+def test_driver_errors_leave_storage_wrapped_with_what_and_where(tmp_path: Path) -> None:
+    gone = Database("postgresql+psycopg://theodoi:secret@127.0.0.1:1/none")  # refused
+    try:
+        with (
+            pytest.raises(StorageUnavailable) as refused,
+            gone.session(write=False, doing="reading the queue state"),
+        ):
+            pass
+    finally:
+        gone.dispose()
+    message = str(refused.value)
+    assert "reading the queue state on postgresql+psycopg://theodoi:***@127.0.0.1:1/none" in message
+    assert "secret" not in message
+    assert isinstance(refused.value.__cause__, OperationalError)
+
+    db = Database(f"sqlite:///{tmp_path / 'e.db'}")
+    db.upgrade()
+    try:
+        with db.session() as s:
+            s.add(Unit(code="SYT", name="Sở Y tế"))
+        # Inside the block, under a savepoint, the driver's own error is caught as ever.
+        with db.session() as s, pytest.raises(IntegrityError), s.begin_nested():
+            s.add(Unit(code="SYT", name="again"))
+            s.flush()
+        # Escaping the block, it is wrapped (and not transient).
+        with pytest.raises(StorageError) as duplicate, db.session() as s:
+            s.add(Unit(code="SYT", name="again"))
+        assert not isinstance(duplicate.value, StorageUnavailable)
+        assert "write transaction on sqlite:///" in str(duplicate.value)
+        assert "IntegrityError" in str(duplicate.value)
+    finally:
+        db.dispose()

@@ -1,8 +1,11 @@
-"""The web application factory: ``create_app(app)`` serves one engine App.
+"""The web application factory: ``create_app(app, probes)`` serves one engine App.
 
 Routes are split by audience (web/routes/*); every route states the roles it serves.
 Refusals raised anywhere become the right answer here: a redirect to the login page,
 403, or 404 as an HTML page, or the same status as JSON under /api/.
+
+``/healthz``, ``/readyz`` and ``/metrics`` answer from the probes the edge passes in;
+``probe_app(probes)`` is those three routes alone (a worker's metrics port).
 """
 
 from __future__ import annotations
@@ -43,14 +46,19 @@ from web.routes import (
     notices,
     unit,
 )
+from web.routes.health import DatabaseProbes, Probes
 from web.secret import web_secret
 from web.security import LoginLimiter, SessionCodec, SessionMiddleware, configure_passwords
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(app: App) -> FastAPI:
-    """The FastAPI application for ``app`` (config, database, clock, engine)."""
+def create_app(app: App, probes: Probes | None = None) -> FastAPI:
+    """The FastAPI application for ``app`` (config, database, clock, engine).
+
+    ``probes`` answer ``/readyz`` and ``/metrics`` (the edge's metrics); without them
+    (tests) ``/readyz`` only asks the database and ``/metrics`` is empty.
+    """
     web = FastAPI(
         title="theodoi API",
         version="1",
@@ -67,6 +75,7 @@ def create_app(app: App) -> FastAPI:
     hours = app.config.web.session_hours
     codec = SessionCodec(web_secret(app), app.clock, timedelta(hours=hours))
     web.state.theodoi = app
+    web.state.probes = probes or DatabaseProbes(app.db)
     web.state.codec = codec
     web.state.limiter = LoginLimiter(app.clock.now)
     web.state.jinja = build_environment()
@@ -88,6 +97,15 @@ def create_app(app: App) -> FastAPI:
     ):
         web.include_router(module.router)
     _install_error_pages(web)
+    return web
+
+
+def probe_app(probes: Probes) -> FastAPI:
+    """Only ``/healthz``, ``/readyz`` and ``/metrics``: what a worker serves on its
+    metrics port, with the same handlers as the web app."""
+    web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    web.state.probes = probes
+    web.include_router(health.router)
     return web
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from engine.cycle import run_cycle
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
 from notifications.smtp import deliver_due
@@ -194,19 +195,15 @@ def _same_site(referer: str | None) -> str:
 
 
 def run_due(app: Any, lang: str = i18n.DEFAULT) -> str:
-    """Fire due timers, then deliver due notices."""
-    report = app.engine.sweep()
-    summary = i18n.gettext("tick.fired", lang, n=report.fired)
+    """Fire due timers, then deliver due notices: the engine's one step."""
     try:
-        sent = deliver_due(
-            app.db,
-            app.config,
-            app.clock.now(),
-            worker_id=app.worker_id,
-            calendar=app.engine.calendar,
-        )
+        done = run_cycle(app, deliver_due)
     except TheodoiError as exc:
-        return f"{summary}; {i18n.gettext('tick.send_failed', lang, error=exc)}"
+        return i18n.gettext("tick.send_failed", lang, error=exc)
+    summary = i18n.gettext("tick.fired", lang, n=done.swept.fired)
+    sent = done.delivered
+    if sent is None:
+        return summary
     if sent.window_closed:
         return f"{summary}; {i18n.gettext('tick.window_closed', lang)}"
     counts = {k: getattr(sent, k) for k in ("sent", "retried", "failed", "parked")}

@@ -1,15 +1,63 @@
-"""Liveness and readiness probes (no login: they reveal nothing but up/down)."""
+"""Liveness, readiness and metrics (no login: they reveal nothing but up/down and
+queue sizes).
+
+The same router answers on ``theodoi run`` and ``theodoi web`` (inside the web app)
+and on a worker's ``--metrics-port`` (alone, see :func:`web.app.probe_app`). What
+the answers say comes from the probes the edge passes in (``cli.metrics.Metrics``):
+readiness is "the database answers and the sweep lag is below ``[worker]
+ready_max_lag_s``", metrics are Prometheus text with ``theodoi_`` names.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from typing import Any, Protocol
 
-from web.deps import theodoi
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from kernel.errors import StorageError
+from storage.db import Database
 
 router = APIRouter(tags=["health"])
+
+
+class Probes(Protocol):
+    """What the probe routes ask (``cli.metrics.Metrics`` is one)."""
+
+    content_type: str
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]: ...
+
+    def exposition(self) -> bytes: ...
+
+
+class DatabaseProbes:
+    """The probes of a web app built without the edge's (tests): ready when the
+    database answers; no metrics."""
+
+    content_type = "text/plain; version=0.0.4; charset=utf-8"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        try:
+            self.db.ping()
+        except StorageError as exc:
+            return False, {"status": "unavailable", "database": cause_name(exc)}
+        return True, {"status": "ok"}
+
+    def exposition(self) -> bytes:
+        return b""
+
+
+def cause_name(exc: BaseException) -> str:
+    """The driver error's class behind a wrapped one (``OperationalError``)."""
+    return type(exc.__cause__ or exc).__name__
+
+
+def _probes(request: Request) -> Probes:
+    return request.app.state.probes
 
 
 @router.get("/healthz")
@@ -20,10 +68,13 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """The database answers."""
-    try:
-        with theodoi(request).db.session(write=False) as s:
-            s.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
-    return JSONResponse({"status": "ok"})
+    """The database answers and the sweep keeps up (503 ``unavailable`` / ``lagging``)."""
+    ready, body = _probes(request).readiness()
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    probes = _probes(request)
+    return Response(probes.exposition(), media_type=probes.content_type)
