@@ -27,10 +27,12 @@ run: install
 	@echo "==> web UI http://127.0.0.1:8000  ·  caught mail: http://127.0.0.1:8000/mail  ·  Ctrl-C stops"
 	THEODOI_STORAGE__URL=sqlite:///$(DEMO_DB) $(BIN)/theodoi run --mail-catcher --speed $(DEMO_SPEED)
 
-## make test: lint, then the whole suite (SQLite, PostgreSQL when THEODOI_TEST_PG_URL is set, SMTP, Chromium).
+## make test: lint and the layer contracts, then the whole suite (SQLite, the local PostgreSQL
+## when one answers on 127.0.0.1 or THEODOI_TEST_PG_URL names one, SMTP, Chromium).
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports
+	THEODOI_TEST_PG_URL="$${THEODOI_TEST_PG_URL:-$$(.ci/find-pg)}" $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .

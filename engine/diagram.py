@@ -9,6 +9,7 @@ offered when the ``graphviz`` Python package is installed (:func:`graphviz_sourc
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from workflows.definition import Workflow
@@ -90,11 +91,8 @@ def text(wf: Workflow) -> str:
 
 
 def graphviz_available() -> bool:
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Is the optional ``graphviz`` package (not a dependency of theodoi) installed?"""
+    return importlib.util.find_spec("graphviz") is not None
 
 
 def graphviz_source(wf: Workflow) -> str:
