@@ -75,7 +75,7 @@ def _serve(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         "THEODOI_STORAGE__URL": sqlite_url(db),
         "THEODOI_WEB__SECRET_KEY": "bench-secret-key-not-for-production",
     }
-    cmd = [PYTHON, "-c", "from cli.main import main; main()", "web", "--port", str(port)]
+    cmd = [PYTHON, "-c", "from cli.commands import main_entry; main_entry()", "web", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

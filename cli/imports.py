@@ -24,11 +24,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from cli import main as core
 from cli.main import ConfigOpt
 from engine import export, reports
+from engine.imports import ImportOptions, ImportRefused, import_file
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, TheodoiError
 
@@ -64,7 +66,6 @@ def import_command(
     config: ConfigOpt = None,
 ) -> None:
     """Import units or trips from a spreadsheet: all rows or none."""
-    from engine.imports import ImportOptions, ImportRefused, import_file
 
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
     try:
@@ -88,7 +89,6 @@ def _progress_bar() -> Iterator[Any]:
     if not sys.stdout.isatty():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with Progress(
         "[progress.description]{task.description}",

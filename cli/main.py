@@ -8,11 +8,9 @@ the field and exits with status 2, writing nothing.
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
@@ -48,15 +46,6 @@ unit_app = typer.Typer(help="Units (đơn vị) that owe reports.", no_args_is_h
 trip_app = typer.Typer(help="Outbound trips (đoàn ra).", no_args_is_help=True)
 app.add_typer(unit_app, name="unit")
 app.add_typer(trip_app, name="trip")
-
-# Feature modules add their own commands: each exposes register(app).
-PLUGINS: tuple[str, ...] = (
-    "cli.notify",
-    "cli.imports",
-    "cli.web",
-    "cli.ngo",
-    "cli.worker",
-)
 
 ConfigOpt = Annotated[
     str | None,
@@ -503,42 +492,3 @@ def _iso(value: date | None) -> str | None:
 
 def _user() -> str:
     return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'operator'}"
-
-
-_loaded: list[str] = []
-
-
-def load_plugins() -> typer.Typer:
-    """Register the feature modules' commands (once) and return the full app.
-
-    Called from main(), not at import time, so plugins may import this module.
-    """
-    if not _loaded:
-        _loaded.append("done")
-        for name in PLUGINS:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:
-                    continue
-                raise
-            module.register(app)
-    return app
-
-
-def main() -> None:
-    try:
-        load_plugins()()
-    except ConfigError as exc:  # a command that reads the configuration outside cli_errors
-        typer.echo(f"configuration error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    # Run the one ``cli.main`` module plugins import, not this ``__main__`` copy,
-    # so global options such as --now reach every command.
-    from cli.main import main as _main
-
-    _main()

@@ -20,7 +20,10 @@ from cli import main as core
 from cli.main import ConfigOpt, FormatOpt
 from engine import diagram
 from engine.creation import open_agreement, open_ngo_project
+from engine.registry import Registry
+from kernel.calendar import Duration
 from kernel.errors import InvalidInput
+from storage import queries
 
 ngo_app = typer.Typer(help="Foreign-NGO aid projects (dự án viện trợ PCPNN).", no_args_is_help=True)
 agreement_app = typer.Typer(
@@ -44,7 +47,6 @@ def _email(value: str | None, field: str) -> str | None:
 
 
 def _unit_id(session: Any, code: str) -> int:
-    from storage import queries
 
     found = queries.unit_by_code_or_name(session, code)
     if found is None:
@@ -130,7 +132,6 @@ def ngo_obligations(
 
 def _obligations(workflow: str, parent: int | None, fmt: str, config: str | None) -> None:
     cli = core
-    from storage import queries
 
     @cli.cli_errors
     def run() -> None:
@@ -188,7 +189,6 @@ def agreement_add(
 ) -> None:
     """Record an international agreement; its reviews and expiry follow. Prints the case id."""
     cli = core
-    from kernel.calendar import Duration
 
     @cli.cli_errors
     def run() -> None:
@@ -233,7 +233,6 @@ def agreement_reviews(
 @workflow_app.command("list")
 def workflow_list() -> None:
     """The case types this installation knows."""
-    from engine.registry import Registry
 
     registry = Registry.load()
     for name in registry.names():
@@ -246,7 +245,6 @@ def workflow_show(
     fmt: Annotated[str, typer.Option("--format", "-f", help="text, mermaid or dot.")] = "text",
 ) -> None:
     """A case type's states, transitions and timers, or its diagram."""
-    from engine.registry import Registry
 
     registry = Registry.load()
     if name not in registry:

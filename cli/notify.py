@@ -10,6 +10,10 @@ import typer
 
 from cli import main as core
 from kernel.errors import TheodoiError
+from notifications import approval, store
+from notifications.catcher import MailStore, catcher_folder, start_catcher
+from notifications.message import MessageBuilder
+from notifications.smtp import deliver_due
 
 ConfigOpt = core.ConfigOpt
 FormatOpt = core.FormatOpt
@@ -33,7 +37,6 @@ def send(
     config: ConfigOpt = None,
 ) -> None:
     """Deliver the notices that are due now, once (what `theodoi run` does every few seconds)."""
-    from notifications.smtp import deliver_due
 
     with core.open_app(config, upgrade=True) as application:
         report = deliver_due(
@@ -53,7 +56,6 @@ def send(
 
 
 def _store(config: str | None, folder: str | None) -> Any:
-    from notifications.catcher import MailStore, catcher_folder
 
     return MailStore(folder or catcher_folder(core.get_config(config)))
 
@@ -118,7 +120,6 @@ def mail_catcher(
     config: ConfigOpt = None,
 ) -> None:
     """Run the mail catcher on 127.0.0.1 until Ctrl-C."""
-    from notifications.catcher import catcher_folder, start_catcher
 
     cfg = core.get_config(config)
     where = folder or catcher_folder(cfg)
@@ -154,7 +155,6 @@ def outbox_list(
     config: ConfigOpt = None,
 ) -> None:
     """Notices in the outbox, newest first."""
-    from notifications import store
 
     with core.open_app(config) as application:
         rows = store.list_rows(application.db, status, limit, case)
@@ -183,7 +183,6 @@ def outbox_list(
 @core.cli_errors
 def outbox_show(outbox_id: int, config: ConfigOpt = None) -> None:
     """One outbox row as JSON."""
-    from notifications import store
 
     with core.open_app(config) as application:
         row = store.get_row(application.db, outbox_id)
@@ -200,8 +199,6 @@ def outbox_preview(
     config: ConfigOpt = None,
 ) -> None:
     """Render a notice as it would go out now (a sent one: as it went), without sending."""
-    from notifications import store
-    from notifications.message import MessageBuilder
 
     with core.open_app(config) as application:
         row = store.get_row(application.db, outbox_id)
@@ -223,7 +220,6 @@ def outbox_preview(
 
 
 def _act(action: str, outbox_id: int, by: str | None, config: str | None) -> None:
-    from notifications import approval
 
     with core.open_app(config) as application:
         db, cfg, now = application.db, application.config, application.clock.now()

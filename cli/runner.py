@@ -183,8 +183,7 @@ class Runner:
                 self.metrics.database_errors.inc()
             if isinstance(exc, StorageUnavailable):
                 log.warning(
-                    "%s: database unavailable (%s); the batch was rolled back, "
-                    "retrying in %.1f s",
+                    "%s: database unavailable (%s); the batch was rolled back, retrying in %.1f s",
                     name,
                     describe(exc.__cause__ or exc),
                     delay,
@@ -246,7 +245,11 @@ class Runner:
         for name, step, interval, wanted in loops:
             if wanted:
                 scheduler.add_job(
-                    self._drain, "interval", args=(name, step), seconds=interval, id=name,
+                    self._drain,
+                    "interval",
+                    args=(name, step),
+                    seconds=interval,
+                    id=name,
                     next_run_time=start,
                 )
         if self.do_periodic:

@@ -81,8 +81,15 @@ def run(
     cfg = base.get_config(config)
     clock = ScaledClock(SystemClock().now(), speed) if speed != 1.0 else _fixed_clock(cfg)
     _serve(
-        cfg, clock, worker_id, log_level, sweep=sweep, send=send, upgrade=True,
-        web=(host, port) if web else None, metrics=(metrics_host, metrics_port),
+        cfg,
+        clock,
+        worker_id,
+        log_level,
+        sweep=sweep,
+        send=send,
+        upgrade=True,
+        web=(host, port) if web else None,
+        metrics=(metrics_host, metrics_port),
         mail_catcher=mail_catcher,
     )
 
@@ -105,7 +112,13 @@ def worker(
     fixed = base._FIXED_NOW.get("now")
     clock = ScaledClock(base.parse_instant(fixed, "now", cfg), 1.0) if fixed else None
     _serve(
-        cfg, clock, worker_id, log_level, sweep=sweep, send=send, once=once,
+        cfg,
+        clock,
+        worker_id,
+        log_level,
+        sweep=sweep,
+        send=send,
+        once=once,
         metrics=(metrics_host, metrics_port),
     )
 
@@ -119,9 +132,7 @@ def web(
 ) -> None:
     """Serve only the web pages (the sweeps and the sender run elsewhere)."""
     cfg = base.get_config(config)
-    _serve(
-        cfg, _fixed_clock(cfg), None, log_level, sweep=False, send=False, web=(host, port)
-    )
+    _serve(cfg, _fixed_clock(cfg), None, log_level, sweep=False, send=False, web=(host, port))
 
 
 def _fixed_clock(cfg: Config) -> Clock | None:

@@ -12,9 +12,12 @@ from pathlib import Path
 from click.testing import Result
 from typer.testing import CliRunner
 
+from cli import main as cli
+from cli.commands import full_app
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-THEODOI = [sys.executable, "-m", "cli.main"]
+THEODOI = [sys.executable, "-m", "cli"]
 # The inspection's date (23/11/2021, 09:00 in Tây Ninh): every seed trip is long due.
 INSPECTION = "2021-11-23T09:00"
 
@@ -39,12 +42,10 @@ def run(db: Path, *args: str, now: str | None = INSPECTION, ok: bool = True,
 def invoke(db: Path, *args: str, now: str = INSPECTION, code: int = 0) -> Result:
     """The same CLI in this process (Typer's runner): for the many small checks where a
     subprocess per command would cost seconds. Always with a fixed clock."""
-    from cli import main as cli
-
     runner = CliRunner()
     try:
         result = runner.invoke(
-            cli.load_plugins(), ["--now", now, *args], env={"THEODOI_STORAGE__URL": f"sqlite:///{db}"}
+            full_app(), ["--now", now, *args], env={"THEODOI_STORAGE__URL": f"sqlite:///{db}"}
         )
     finally:
         cli._FIXED_NOW.clear()  # the CLI keeps --now in a module global: do not leak it

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-THEODOI = [sys.executable, "-m", "cli.main"]
+THEODOI = [sys.executable, "-m", "cli"]
 
 
 def run(db: Path, *args: str, ok: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:

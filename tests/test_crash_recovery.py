@@ -60,7 +60,7 @@ def _start(db: Path) -> subprocess.Popen:
     }
     env.pop("THEODOI_NOW", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "run", "--no-web"],
+        [sys.executable, "-m", "cli", "run", "--no-web"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli.main import load_plugins
+from cli.commands import full_app
 from tests.test_cli import run
 
 
@@ -109,7 +109,7 @@ def test_projects_and_agreements_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_workflow_list_and_show() -> None:
-    runner, app = CliRunner(), load_plugins()
+    runner, app = CliRunner(), full_app()
     names = runner.invoke(app, ["workflow", "list"])
     assert names.exit_code == 0
     assert "ngo_project" in names.stdout and "agreement_review" in names.stdout
@@ -124,7 +124,7 @@ def test_workflow_list_and_show() -> None:
 
 def test_bad_input_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("THEODOI_STORAGE__URL", f"sqlite:///{tmp_path / 'x.db'}")
-    runner, app = CliRunner(), load_plugins()
+    runner, app = CliRunner(), full_app()
     assert runner.invoke(app, ["init"]).exit_code == 0
     base = [
         "ngo",

@@ -36,9 +36,7 @@ from tests.smtp_server import SmtpServer, free_port
 
 smtp_server = smtp_fixture.smtp_server  # the fixture, used by name
 
-# The console script, not ``python -m cli.main``: run as __main__, cli/main.py is a
-# second module beside the cli.main that plugins import, and --now set on one is not
-# seen by the other.
+# The console script, as an operator runs it.
 THEODOI = [str(Path(sys.executable).with_name("theodoi"))]
 CREATED = datetime(2021, 8, 2, 2, 0)  # Monday 09:00 in Tây Ninh
 LEADERSHIP = ("bangiamdoc@songoaivu.local",)

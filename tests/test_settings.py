@@ -309,7 +309,7 @@ def theodoi(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Compl
     db = tmp_path / "theodoi.db"
     full = {**clean, "THEODOI_STORAGE__URL": f"sqlite:///{db}", **env}
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=full,

@@ -293,9 +293,9 @@ def test_closure_moves_open_deadlines(site: dict[str, Any]) -> None:
 
 
 def test_user_cli(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from cli.main import load_plugins
+    from cli.commands import full_app
 
-    cli = load_plugins()
+    cli = full_app()
 
     app = site["app"]
     monkeypatch.setenv("THEODOI_STORAGE__URL", app.config.storage.url)
@@ -352,12 +352,12 @@ def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
 
 
 def test_demo_accounts(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from cli.main import load_plugins
+    from cli.commands import full_app
 
     monkeypatch.setenv("THEODOI_STORAGE__URL", site["app"].config.storage.url)
     for key, value in CHEAP_PASSWORDS.items():
         monkeypatch.setenv(key, value)
-    shown = CliRunner().invoke(load_plugins(), ["user", "demo"])
+    shown = CliRunner().invoke(full_app(), ["user", "demo"])
     assert shown.exit_code == 0, shown.output
     lines = {part[0]: part[2] for part in (line.split() for line in shown.output.splitlines())}
     assert set(lines) == {"admin", "coordinator", "unit", "leader"}
