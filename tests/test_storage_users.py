@@ -8,8 +8,8 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
+from kernel.errors import StorageError
 from storage import pages
 from storage import users as user_store
 from storage.db import Database
@@ -53,7 +53,7 @@ def test_save_user_inserts_then_updates(db: Database) -> None:
 
 def test_an_email_belongs_to_one_user(db: Database) -> None:
     add(db, "a@example.vn")
-    with pytest.raises(IntegrityError), db.session() as s:
+    with pytest.raises(StorageError, match="(?i)unique|duplicate"), db.session() as s:
         user_store.save_user(s, User(email="a@example.vn", role="admin", created_at=NOW))
 
 

@@ -206,10 +206,9 @@ def test_a_broken_workflow_module_stops_the_registry(tmp_path, monkeypatch):
         Registry.load(("workflows.trip", "broken_case_type"))
 
 
-def test_a_case_type_missing_from_the_build_is_skipped():
-    assert [wf.name for wf in catalog.definitions(("workflows.trip", "workflows.nope"))] == [
-        "trip"
-    ]
+def test_an_unknown_case_type_in_the_catalog_is_an_error():
+    with pytest.raises(ModuleNotFoundError):
+        catalog.definitions(("workflows.trip", "workflows.nope"))
 
 
 # -- state tags ------------------------------------------------------------------------
