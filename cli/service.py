@@ -18,6 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from engine.app import App
 from kernel.clock import SystemClock
+from notifications.digest import DigestStates
 
 log = logging.getLogger("theodoi.service")
 
@@ -103,6 +104,7 @@ def build_scheduler(app: App, *, sweep: bool = True, send: bool = True) -> Backg
                         app.clock.now(),
                         worker_id=app.worker_id,
                         calendar=app.engine.calendar,
+                        states=DigestStates.of(app.registry["trip"].workflow),
                     ),
                 ),
                 cron_trigger(cfg.notifications.digest_cron, cfg.organisation.tz),

@@ -320,7 +320,7 @@ def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str) -> None:
-    from notifications.digest import run_digest
+    from notifications.digest import DigestStates, run_digest
 
     seed(any_url, Sizes(timers=3, notices=3)).dispose()
     config = make_config(any_url)
@@ -331,7 +331,14 @@ def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str
     def job(app: App) -> None:
         barrier.wait(10)
         wins.append(
-            run_digest(app.db, config, BASE, worker_id=app.worker_id, calendar=app.engine.calendar)
+            run_digest(
+                app.db,
+                config,
+                BASE,
+                worker_id=app.worker_id,
+                calendar=app.engine.calendar,
+                states=DigestStates.of(app.registry["trip"].workflow),
+            )
         )
 
     try:
