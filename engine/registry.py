@@ -124,6 +124,18 @@ class Registry:
         :func:`union_tagged`)."""
         return union_tagged((rt.workflow for rt in self._runtimes.values()), *tags, event=event)
 
+    def phase(self, state: str, workflow: str | None = None) -> str | None:
+        """The phase of ``state`` in ``workflow``; without one, the phase the state has
+        in every workflow having it (None when they disagree or none has it)."""
+        if workflow in self._runtimes and state in self._runtimes[workflow].workflow.states:
+            return self._runtimes[workflow].workflow.phase(state)
+        phases = {
+            rt.workflow.phase(state)
+            for rt in self._runtimes.values()
+            if state in rt.workflow.states
+        }
+        return phases.pop() if len(phases) == 1 else None
+
     def settings(self, name: str, config: Config) -> WorkflowSettings:
         """``[workflows.<name>]`` of ``config`` as the workflow's typed settings (the
         model's defaults for what is not written; ConfigError when a value is bad)."""
