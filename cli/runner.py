@@ -52,7 +52,7 @@ from kernel.clock import Clock, SystemClock
 from kernel.errors import StorageError, StorageUnavailable
 from kernel.settings import Config
 from notifications.catcher import start_catcher
-from notifications.digest import run_digest
+from notifications.digest import DigestStates, run_digest
 from notifications.smtp import deliver_due
 from storage.db import Database, backoff, describe
 from web.app import create_app
@@ -164,7 +164,14 @@ class Runner:
     def digest(self) -> bool:
         """This week's digest, once per period across all workers; True when written."""
         app = self.app
-        wrote = run_digest(app.db, app.config, app.clock.now(), worker_id=self.id)
+        wrote = run_digest(
+            app.db,
+            app.config,
+            app.clock.now(),
+            worker_id=self.id,
+            calendar=app.engine.calendar,
+            states=DigestStates.of(app.registry["trip"].workflow),
+        )
         if wrote:
             log.info("digest: this week's digest is in the outbox")
             if self.metrics is not None:

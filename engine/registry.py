@@ -8,7 +8,9 @@ is quadratic, and decorating SQLModel objects breaks (pytransitions #434, #379, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -117,8 +119,61 @@ class Registry:
     def names(self) -> list[str]:
         return list(self._runtimes)
 
+    def states_tagged(self, *tags: str, event: str | None = None) -> tuple[str, ...]:
+        """The states of every workflow here having all of ``tags`` (see
+        :func:`union_tagged`)."""
+        return union_tagged((rt.workflow for rt in self._runtimes.values()), *tags, event=event)
+
+    def phase(self, state: str, workflow: str | None = None) -> str | None:
+        """The phase of ``state`` in ``workflow``; without one, the phase the state has
+        in every workflow having it (None when they disagree or none has it)."""
+        if workflow in self._runtimes and state in self._runtimes[workflow].workflow.states:
+            return self._runtimes[workflow].workflow.phase(state)
+        phases = {
+            rt.workflow.phase(state)
+            for rt in self._runtimes.values()
+            if state in rt.workflow.states
+        }
+        return phases.pop() if len(phases) == 1 else None
+
     def settings(self, name: str, config: Config) -> WorkflowSettings:
         """``[workflows.<name>]`` of ``config`` as the workflow's typed settings (the
         model's defaults for what is not written; ConfigError when a value is bad)."""
         workflow = self._runtimes[name].workflow
         return workflow_section(workflow.settings, name, config.workflows.get(name, {}))
+
+
+# -- state tags ---------------------------------------------------------------------------
+# Reports, the digest and the pages classify a state by its tags (waiting, due, late,
+# done, cancelled; escalated, review), never by its name: a state or a case type added
+# in its own module is classified without a change here or in its callers.
+
+
+def union_tagged(
+    workflows: Iterable[Workflow], *tags: str, event: str | None = None
+) -> tuple[str, ...]:
+    """The names of the states having every one of ``tags`` over ``workflows`` (each
+    name once, in declaration order); with ``event``, only the states that event may
+    leave (``event="file"``: the states a report is filed from). A storage query
+    filtering on state names takes this list."""
+    out: dict[str, None] = {}
+    for wf in workflows:
+        for state in wf.states_tagged(*tags):
+            if event is None or wf.transition(event, state) is not None:
+                out.setdefault(state)
+    return tuple(out)
+
+
+@cache
+def definition(name: str) -> Workflow:
+    """The definition of case type ``name`` from ``workflows.catalog`` (for module-level
+    constants of code that is about one case type, such as the trip report)."""
+    for wf in catalog.definitions():
+        if wf.name == name:
+            return wf
+    raise KeyError(f"no case type '{name}' in workflows.catalog")
+
+
+def states_tagged(*tags: str, event: str | None = None) -> tuple[str, ...]:
+    """:func:`union_tagged` over every case type of ``workflows.catalog``."""
+    return union_tagged(catalog.definitions(), *tags, event=event)

@@ -35,6 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.registry import definition
 from kernel import clock
 from notifications.countries import country_name
 from storage import reports as report_store
@@ -45,10 +46,13 @@ CATEGORIES = {
     "standing_committee": "Diện Ban Thường vụ Tỉnh ủy quản lý",
     "unit": "Diện địa phương, đơn vị quản lý",
 }
-FILED = ("report_filed", "closed")
-OUTSTANDING = ("overdue", "escalated")
-NOT_YET_DUE = ("report_due",)
-BEFORE_REPORT = ("approved", "travelling", "returned", "cancelled")
+# What a trip's state counts as, by its tags (workflows/trip.py): done → filed, late →
+# outstanding, due → not yet due, waiting or cancelled → nothing owed yet.
+_TRIP = definition("trip")
+FILED = _TRIP.states_tagged("done")  # report_filed, closed
+OUTSTANDING = _TRIP.states_tagged("late")  # overdue, escalated
+NOT_YET_DUE = _TRIP.states_tagged("due")  # report_due
+BEFORE_REPORT = _TRIP.states_tagged("waiting") + _TRIP.states_tagged("cancelled")
 BASES = ("decision", "return")
 COUNT_KEYS = ("cases", "due", "filed", "on_time", "late", "outstanding", "not_yet_due")
 

@@ -23,13 +23,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from engine.registry import definition
 from engine.reports import Counts, Period, register_section
 from storage import reports as report_store
 from storage.db import Session
 
 WORKFLOW = "ngo_report"
-FILED = ("filed", "closed")
-OUTSTANDING = ("overdue", "escalated")
+# By the obligation's state tags (workflows/obligation.py): done → filed, late →
+# outstanding, due → not yet due, cancelled (waived) → not counted.
+_OBLIGATION = definition(WORKFLOW)
+FILED = _OBLIGATION.states_tagged("done")  # filed, closed
+OUTSTANDING = _OBLIGATION.states_tagged("late")  # overdue, escalated
+NOT_YET_DUE = _OBLIGATION.states_tagged("due")  # due
 
 
 @dataclass
@@ -49,7 +54,7 @@ class ObligationFact:
             return "late" if self.late else "on_time"
         if self.state in OUTSTANDING:
             return "outstanding"
-        if self.state == "due":
+        if self.state in NOT_YET_DUE:
             return "not_yet_due"
         return "not_due"  # cancelled (waived): not counted
 

@@ -490,6 +490,9 @@ class Engine:
         context = case_snapshot(case)
         context["reason"] = work.reasons.get("reject") or work.reasons.get("extend")
         context["at"] = at.isoformat()
+        if "letter" in notice.attach:  # the unit's late cases it lists, by their tags
+            wf = self.registry[case.workflow].workflow
+            context["late_states"] = list(wf.states_tagged("late"))
         return NoticeRequest(
             kind=notice.kind,
             workflow=case.workflow,

@@ -9,6 +9,7 @@ this year (cases whose deadline has passed: filed, on time; by management catego
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,9 +22,21 @@ from storage import outbox as outbox_rows
 from storage import queries
 from storage.db import Database, Session
 
-OPEN = ("report_due",)
-LATE = ("overdue", "escalated")
-CLOSED = ("cancelled",)  # not counted in the reporting rate
+
+@dataclass(frozen=True)
+class DigestStates:
+    """The states the digest lists, given by the caller from the state tags of the
+    case type it follows (notifications know no workflow): ``DigestStates.of(wf)``."""
+
+    open: tuple[str, ...]  # due: waiting for a report, the deadline ahead
+    late: tuple[str, ...]  # late: the deadline passed
+    closed: tuple[str, ...]  # cancelled: not counted in the reporting rate
+
+    @classmethod
+    def of(cls, workflow: Any) -> DigestStates:
+        """From a workflow definition (anything with ``states_tagged``)."""
+        tagged = workflow.states_tagged
+        return cls(tagged("due"), tagged("late"), tagged("cancelled"))
 
 
 def digest_key(today: date) -> str:
@@ -38,18 +51,20 @@ def run_digest(
     worker_id: str = "digest",
     *,
     calendar: BusinessCalendar,
+    states: DigestStates,
 ) -> bool:
     """Write this ISO week's digest once; True when this call wrote it.
 
     ``calendar`` is the one in effect (the engine's, with the admins' overlay): it
-    places the row in the send window."""
+    places the row in the send window. ``states`` says which states are due, late
+    and cancelled (the trip's, by their tags)."""
     today = local_date(now, config.organisation.tz)
     key = digest_key(today)
     with db.session() as session:
         if not queries.claim_period(session, key, now, worker_id[:64]):
             return False
         policy = NoticePolicy.from_config(config, calendar)
-        data = digest_data(session, today, now)
+        data = digest_data(session, today, now, states)
         to = list(dict.fromkeys([*config.recipients.coordinators, *config.recipients.leadership]))
         domain = config.smtp.from_address.rpartition("@")[2] or "theodoi.local"
         row = new_row(
@@ -71,7 +86,9 @@ def run_digest(
     return True
 
 
-def digest_data(session: Session, today: date, now: datetime) -> dict[str, Any]:
+def digest_data(
+    session: Session, today: date, now: datetime, states: DigestStates
+) -> dict[str, Any]:
     """The digest's figures as JSON-safe values."""
     year, week, weekday = today.isocalendar()
     week_start = today - timedelta(days=weekday - 1)
@@ -87,14 +104,14 @@ def digest_data(session: Session, today: date, now: datetime) -> dict[str, Any]:
             **extra,
         }
 
-    due = [item(r) for r in stored.cases_due_between(session, OPEN, week_start, week_end)]
+    due = [item(r) for r in stored.cases_due_between(session, states.open, week_start, week_end)]
     overdue = [
         item(
             r,
             days_overdue=max((today - r["deadline"]).days, 0) if r["deadline"] else None,
             escalation_level=r["escalation_level"],
         )
-        for r in stored.cases_in(session, LATE)
+        for r in stored.cases_in(session, states.late)
     ]
     escalated = [
         {
@@ -115,7 +132,8 @@ def digest_data(session: Session, today: date, now: datetime) -> dict[str, Any]:
         "overdue": overdue,
         "escalated": escalated,
         "rate": _rate(
-            stored.cases_with_deadline(session, date(today.year, 1, 1), today, CLOSED), today
+            stored.cases_with_deadline(session, date(today.year, 1, 1), today, states.closed),
+            today,
         ),
     }
 

@@ -353,8 +353,11 @@ class _Pass:
         ctx = row.get("context") or {}
         extra: dict[str, Any] = {"letter_date": today.isoformat()}
         if row["kind"] != "urging_letter":
-            cases = store.unit_overdue_cases(
-                self.db, row.get("case_id"), ctx.get("workflow") or "trip"
+            cases = store.unit_overdue_cases(  # a row written before late_states: its own
+                self.db,
+                row.get("case_id"),
+                ctx.get("workflow") or "trip",
+                ctx.get("late_states") or [ctx.get("state")],
             )
             cases = [{k: c.get(k) for k in CASE_ITEM_KEYS} for c in cases]
             extra["cases"] = cases

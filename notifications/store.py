@@ -21,7 +21,6 @@ from storage.db import Database, Session
 from storage.models import Unit
 
 ACTOR = "system:sender"
-LATE = ("overdue", "escalated")  # the states an escalation letter lists
 URGING = "urging_letter"  # the notice kind whose letter an escalation letter cites
 
 
@@ -177,13 +176,16 @@ def number_letter(
         return text, context
 
 
-def unit_overdue_cases(db: Database, case_id: int | None, workflow: str) -> list[dict[str, Any]]:
-    """The overdue cases of ``case_id``'s unit (same workflow), oldest deadline first,
-    each with the number and date of the last urging letter sent about it."""
+def unit_overdue_cases(
+    db: Database, case_id: int | None, workflow: str, states: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The cases of ``case_id``'s unit (same workflow) in ``states`` (its late ones,
+    which the engine wrote in the notice), oldest deadline first, each with the number
+    and date of the last urging letter sent about it."""
     if case_id is None:
         return []
     with db.session(write=False) as session:
-        rows = letters.unit_cases(session, case_id, workflow, LATE, URGING)
+        rows = letters.unit_cases(session, case_id, workflow, states, URGING)
     return [
         {
             "case_id": r["id"],

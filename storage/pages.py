@@ -263,10 +263,14 @@ def upcoming_deadlines(
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def cases_in_state(session: Session, state: str, limit: int = 200) -> list[dict]:
-    """Cases in ``state``, the highest escalation level first, then by deadline."""
-    flt = CaseFilter(state=state)
-    stmt = _base(LIST_COLUMNS, flt, with_joins=True)
+def cases_in_state(session: Session, state: str | Iterable[str], limit: int = 200) -> list[dict]:
+    """Cases in ``state`` (one, or any of several: the escalated ones), the highest
+    escalation level first, then by deadline."""
+    if isinstance(state, str):
+        stmt = _base(LIST_COLUMNS, CaseFilter(state=state), with_joins=True)
+    else:
+        stmt = _base(LIST_COLUMNS, CaseFilter(), with_joins=True)
+        stmt = stmt.where(CASE.c.state.in_(tuple(state)))
     stmt = stmt.order_by(CASE.c.escalation_level.desc(), CASE.c.deadline.asc()).limit(limit)
     return [dict(r._mapping) for r in session.execute(stmt)]
 

@@ -16,7 +16,7 @@ from engine.app import App
 from kernel.clock import ManualClock
 from kernel.settings import load_config
 from notifications import approval, store
-from notifications.digest import digest_key, run_digest
+from notifications.digest import DigestStates, digest_key, run_digest
 from notifications.outbox import NoticePolicy, NoticeRequest, Router, SendWindow, build_rows
 from notifications.smtp import deliver_due
 from notifications.store import OutboxStateError
@@ -237,14 +237,13 @@ def test_weekly_digest_once_per_iso_week(app: App, smtp_server: SmtpServer) -> N
     )
     app.engine.sweep(datetime(2021, 9, 19, 0, 0))
     monday = datetime(2021, 9, 20, 0, 30)  # Monday 07:30
+    tags = {
+        "calendar": app.engine.calendar,
+        "states": DigestStates.of(app.registry["trip"].workflow),
+    }
     assert digest_key(date(2021, 9, 20)) == "digest:2021-W38"
-    assert run_digest(app.db, app.config, monday, "w1", calendar=app.engine.calendar) is True
-    assert (
-        run_digest(
-            app.db, app.config, monday + timedelta(minutes=1), "w2", calendar=app.engine.calendar
-        )
-        is False
-    )
+    assert run_digest(app.db, app.config, monday, "w1", **tags) is True
+    assert run_digest(app.db, app.config, monday + timedelta(minutes=1), "w2", **tags) is False
     (row,) = _rows(app, "digest")
     data = row.context["digest"]
     assert [c["case_id"] for c in data["due"]] == [due]
@@ -255,12 +254,7 @@ def test_weekly_digest_once_per_iso_week(app: App, smtp_server: SmtpServer) -> N
     (mail,) = smtp_server.by_kind("digest")
     assert mail.subject == "Tổng hợp tuần 38/2021: 1 hồ sơ đến hạn, 1 hồ sơ quá hạn"
     assert "Trần Thị Bình" in mail.text()
-    assert (
-        run_digest(
-            app.db, app.config, monday + timedelta(days=7), "w1", calendar=app.engine.calendar
-        )
-        is True
-    )
+    assert run_digest(app.db, app.config, monday + timedelta(days=7), "w1", **tags) is True
 
 
 def test_link_secret_is_generated_once_per_database(app: App) -> None:

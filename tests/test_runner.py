@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from cli.runner import Runner
+from storage.models import OutboxMessage
 from tests.test_workers_loop import _env, _get, _metric
 from tests.test_workers_scale import REPO, THEODOI, Sizes, seed
 from web.testing import free_port
@@ -119,3 +121,13 @@ def test_a_busy_port_is_refused_in_one_line(tmp_path: Path) -> None:
         )
     assert result.returncode == 2, result.stderr
     assert f"web: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_the_runners_digest_job_writes_this_weeks_digest_once(app) -> None:
+    """The cron job the runner schedules (not only the notifications function) works."""
+    runner = Runner(app, sweep=False)
+    runner.digest()
+    runner.digest()
+    with app.db.session(write=False) as session:
+        kinds = [row.kind for row in session.query(OutboxMessage).all()]
+    assert kinds.count("digest") == 1

@@ -31,7 +31,7 @@ from cli.wiring import open_app
 from engine.app import App
 from kernel.clock import ManualClock
 from kernel.errors import StorageError, StorageUnavailable
-from notifications.digest import run_digest
+from notifications.digest import DigestStates, run_digest
 from storage.db import Database, backoff
 from storage.models import Unit
 from tests.conftest import make_config
@@ -373,7 +373,14 @@ def test_the_weekly_digest_is_written_once_however_many_workers_run(any_url: str
     def job(app: App) -> None:
         barrier.wait(10)
         wins.append(
-            run_digest(app.db, config, BASE, worker_id=app.worker_id, calendar=app.engine.calendar)
+            run_digest(
+                app.db,
+                config,
+                BASE,
+                worker_id=app.worker_id,
+                calendar=app.engine.calendar,
+                states=DigestStates.of(app.registry["trip"].workflow),
+            )
         )
 
     try:

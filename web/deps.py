@@ -166,6 +166,7 @@ def render(
         "lang": lang,
         "_": partial(i18n.gettext, lang=lang),
         "label": partial(i18n.label, lang=lang),
+        "phase": app.registry.phase,  # a state's phase (state tags): the badge's class
         "long_date": partial(i18n.long_date, lang=lang),
         "dt": partial(i18n.local_datetime, tz=tz),
         "user": load_principal(request),

@@ -206,7 +206,8 @@ def _file_open_reports(
     """Filings for reports already open: recorded now, dated as the file says."""
     for child in queries.find_cases(session, parent_id=project_id):
         day = filings.get(child.data.get("key"))
-        if day and child.state in ("due", "overdue", "escalated"):
+        phase = app.registry[child.workflow].workflow.phase(child.state)
+        if day and phase in ("due", "late"):
             app.engine.fire(
                 session,
                 child.id,

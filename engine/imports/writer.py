@@ -299,11 +299,12 @@ class TripWriter:
         label = f"{row.name} ({row.decision_number}, {row.decision_date.year})"
         reason = f"re-imported from {self.source}, row {row.row}"
         result = RowResult(row.row, "unchanged", label, case.state, case=case)
+        wf = self.app.registry[case.workflow].workflow  # its state tags classify the case
         if case.actual_departure is not None:
             wanted["actual_departure"] = row.departure
         if case.actual_return is not None:
             wanted["actual_return"] = row.return_
-        if case.state in ("report_filed", "closed") and row.filed_on is not None:
+        if wf.phase(case.state) == "done" and row.filed_on is not None:
             wanted["report_filed_on"] = row.filed_on
         wanted.pop("name_key")
         changes = {k: v for k, v in wanted.items() if getattr(case, k) != v}
@@ -320,7 +321,7 @@ class TripWriter:
             result.action = "updated"
             result.changes = {k: [_plain(before[k]), _plain(v)] for k, v in changes.items()}
             case = self._fire_passed_timers(case, notify)
-        if row.filed_on is not None and case.state in ("report_due", "overdue", "escalated"):
+        if row.filed_on is not None and wf.phase(case.state) in ("due", "late"):
             case = engine.fire(
                 self.session,
                 case.id,
@@ -332,9 +333,9 @@ class TripWriter:
             )
             result.action = "updated"
             result.changes["report_filed_on"] = [None, row.filed_on.isoformat()]
-        elif row.filed_on is None and case.state in ("report_filed", "closed"):
+        elif row.filed_on is None and wf.phase(case.state) == "done":
             result.notes.append("the file has no report date but the report was filed: kept")
-        if row.accepted and case.state == "report_filed":
+        if row.accepted and "review" in wf.tags_of(case.state):
             case = engine.fire(self.session, case.id, "accept", actor=self.actor, reason=reason)
             result.action = "updated"
             result.changes["report_accepted"] = ["no", "yes"]

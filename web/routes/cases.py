@@ -230,6 +230,7 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
         "section_names": services.SECTIONS,
         "actions": allowed_actions(app, case) if principal.is_staff else [],
         "can_file_report": takes_report(app, case) and principal.role in ("unit", *STAFF),
+        "case_phase": app.registry.phase(case.state, case.workflow),  # its CSS class
         "today": local_date(app.clock.now(), app.config.organisation.tz).isoformat(),
         "destinations": _country_names(case.destinations, language(request)),
     }

@@ -31,10 +31,8 @@ from web.routes.auth import safe_next
 
 router = APIRouter(include_in_schema=False)
 
-# The dashboard's lists: cases past their deadline, and those waiting for a report (a
-# trip's or an obligation's: an NGO report, a review).
-LATE_STATES = ("overdue", "escalated")
-WAITING_STATES = ("report_due", "due")
+# The dashboard's lists, by state tags: cases past their deadline (late), and those
+# waiting for a report (due, where a report is filed: a trip's or an obligation's).
 
 TRAVELLER_FIELDS = (
     "name",
@@ -56,9 +54,10 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
     horizon = app.engine.calendar.add_working_days(today, 10)
     with app.db.session(write=False) as s:
         counts = pages.state_counts(s)
-        late = pages.late_cases(s, LATE_STATES)
-        upcoming = pages.upcoming_deadlines(s, WAITING_STATES, today, horizon)
-        escalated = pages.cases_in_state(s, "escalated", limit=50)
+        late = pages.late_cases(s, app.registry.states_tagged("late"))
+        waiting = app.registry.states_tagged("due", event="file")
+        upcoming = pages.upcoming_deadlines(s, waiting, today, horizon)
+        escalated = pages.cases_in_state(s, app.registry.states_tagged("escalated"), limit=50)
         notices = pages.notices(s, statuses=("failed", "held", "parked"), limit=50)
     states = {
         name: list(app.registry[name].workflow.states) for name in counts if name in app.registry

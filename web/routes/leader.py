@@ -113,6 +113,6 @@ def escalations(request: Request, principal: Principal = Depends(require(*READER
     app = theodoi(request)
     today = local_date(app.clock.now(), app.config.organisation.tz)
     with app.db.session(write=False) as s:
-        rows = pages.cases_in_state(s, "escalated")
+        rows = pages.cases_in_state(s, app.registry.states_tagged("escalated"))
         history = pages.events_of(s, [r["id"] for r in rows], ESCALATION_EVENTS)
     return render(request, "escalations.html", {"rows": rows, "history": history, "today": today})

@@ -32,8 +32,6 @@ from web.routes.cases import takes_report
 
 router = APIRouter(include_in_schema=False)
 
-REPORT_STATES = ("report_due", "due", "overdue", "escalated")  # trips and obligations
-
 
 @router.get("/unit")
 def unit_home(request: Request, principal: Principal = Depends(require("unit"))) -> Response:
@@ -41,11 +39,16 @@ def unit_home(request: Request, principal: Principal = Depends(require("unit")))
     only = principal.unit_id if principal.unit_id is not None else -1
     flt = pages.CaseFilter(only_unit=only, sort="deadline")
     today = local_date(app.clock.now(), app.config.organisation.tz)
+    # the states a report is filed from, due or late (trips and obligations), by tags
+    report_states = [
+        *app.registry.states_tagged("due", event="file"),
+        *app.registry.states_tagged("late", event="file"),
+    ]
     with app.db.session(write=False) as s:
         unit = pages.unit(s, only)
         due = [
             r
-            for st in REPORT_STATES
+            for st in report_states
             for r in pages.case_page(
                 s, pages.CaseFilter(only_unit=only, state=st, sort="deadline"), None, 200
             ).rows
