@@ -27,10 +27,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, text
 
+import storage.tables
 from bench import dataset
 from bench.common import check, figure, open_app, say, scratch, sized, sqlite_url, timed
 from kernel.clock import from_local
-from storage import queries
 
 REMINDERS = 10_000
 GOAL = 20.0
@@ -142,17 +142,17 @@ def theodoi(path: Path, count: int) -> tuple[float, float]:
                         app.engine.create_case(
                             session, "trip", _trip(number, leave), actor="bench"
                         )
-        check(_count(app, queries.TIMER.c.kind == "depart") == count, "departure timers missing")
-        check(_count(app, queries.OUTBOX.c.kind == "approval_notice") == count, "notices missing")
+        check(_count(app, storage.tables.TIMER.c.kind == "depart") == count, "departure timers missing")
+        check(_count(app, storage.tables.OUTBOX.c.kind == "approval_notice") == count, "notices missing")
         app.clock.set(fire_at)  # type: ignore[attr-defined]
         run = timed()
         with run.running():
             report = app.engine.sweep(fire_at)
         check(report.fired == count, f"theodoi fired {report.fired} of {count}")
-        fired = _count(app, queries.TIMER.c.status == "fired")
-        departed = _count(app, queries.EVENT.c.event == "depart")
-        travelling = _count(app, queries.CASE.c.state == "travelling")
-        returns = _count(app, (queries.TIMER.c.kind == "return") & (queries.TIMER.c.status == "pending"))
+        fired = _count(app, storage.tables.TIMER.c.status == "fired")
+        departed = _count(app, storage.tables.EVENT.c.event == "depart")
+        travelling = _count(app, storage.tables.CASE.c.state == "travelling")
+        returns = _count(app, (storage.tables.TIMER.c.kind == "return") & (storage.tables.TIMER.c.status == "pending"))
         check(fired == departed == travelling == returns == count, "theodoi lost or doubled a timer")
     finally:
         app.close()

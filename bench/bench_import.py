@@ -132,10 +132,10 @@ def _expected_states(row: list[object], today: date) -> set[str]:
 
 
 def import_figures(n: int) -> list[dict[str, Any]]:
+    import storage.cases
     from bench.common import open_app
     from engine.imports import ImportOptions, import_file
     from engine.reports import Period, compliance
-    from storage import queries
 
     with scratch("import") as folder:
         say(f"import: writing {n:,} trips to .xlsx")
@@ -151,7 +151,7 @@ def import_figures(n: int) -> list[dict[str, Any]]:
             check(result.result.count("created") == n, f"{result.result.count('created')} cases "
                   f"created for {n} rows")
             with app.db.session(write=False) as session:
-                cases = {c.name: c for c in queries.find_cases(session, workflow="trip")}
+                cases = {c.name: c for c in storage.cases.find_cases(session, workflow="trip")}
                 report = compliance(session, Period(date(2020, 1, 1), date(2025, 12, 31)),
                                     date(2025, 6, 2), app.config.organisation.tz)
             check(len(cases) == n, f"{len(cases)} trip cases for {n} rows")

@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, select
 
+import storage.tables
 from bench import dataset
 from bench.common import (
     check,
@@ -45,7 +46,6 @@ from bench.common import (
 )
 from bench.smtp_sink import SinkProcess, running_sink
 from kernel.clock import from_local
-from storage import queries
 
 NOTICES = 5_000
 LETTERS_SHARE = 10  # one notice in ten is an urging letter with a DOCX
@@ -111,7 +111,7 @@ def _outbox(path: Path, status: str) -> int:
     engine = create_engine(sqlite_url(path))
     try:
         with engine.connect() as conn:
-            stmt = select(func.count()).where(queries.OUTBOX.c.status == status)
+            stmt = select(func.count()).where(storage.tables.OUTBOX.c.status == status)
             return int(conn.execute(stmt).scalar_one())
     finally:
         engine.dispose()

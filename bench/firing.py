@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import distinct, func, select
 
+import storage.tables
 from bench.common import check
-from storage import queries
 
-TIMER, EVENT, OUTBOX, CASE = queries.TIMER, queries.EVENT, queries.OUTBOX, queries.CASE
+TIMER, EVENT, OUTBOX, CASE = storage.tables.TIMER, storage.tables.EVENT, storage.tables.OUTBOX, storage.tables.CASE
 
 
 def counts(conn: Any, now: datetime) -> dict[str, int]:

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import storage.cases
+import storage.decisions
+import storage.units
 from engine.app import App
 from engine.imports.text import name_key
 from engine.runtime import Engine
 from kernel.clock import ManualClock, from_local, local_date
-from storage import queries
 from storage.models import Unit
 
 UNITS = (
@@ -87,14 +89,14 @@ def load_demo(app: App) -> Iterator[str]:
     past = ManualClock(now)
     engine = Engine(app.db, app.config, app.registry, past, app.worker_id)
     with app.db.session() as session:
-        if queries.find_cases(session, limit=1):
+        if storage.cases.find_cases(session, limit=1):
             yield "the database already has cases: demo data not loaded"
             return
         for code, name, email, head in UNITS:
-            if queries.unit_by_code(session, code) is None:
+            if storage.units.unit_by_code(session, code) is None:
                 session.add(Unit(code=code, name=name, email=email, head_email=head))
         session.flush()
-        units = {u.code: u for u in queries.units_by_id(session).values()}
+        units = {u.code: u for u in storage.units.units_by_id(session).values()}
         for number, row in enumerate(TRAVELLERS, start=1):
             name, position, unit, category, dest, purpose, back, length, then = row
             returned = today + timedelta(days=back)
@@ -102,7 +104,7 @@ def load_demo(app: App) -> Iterator[str]:
             decided = min(departure - timedelta(days=10), today - timedelta(days=1))
             issuer = "province" if category == "standing_committee" else "department"
             suffix = "QĐ-UBND" if issuer == "province" else "QĐ-SNgV"
-            decision = queries.get_or_create_decision(
+            decision = storage.decisions.get_or_create_decision(
                 session, f"{number:02d}/{suffix}", decided, issuer
             )
             fields = {
@@ -132,7 +134,7 @@ def load_demo(app: App) -> Iterator[str]:
     app.engine.sweep()  # now the real clock: every case lands where it is today
     with app.db.session(write=False) as session:
         counts: dict[str, int] = {}
-        for case in queries.find_cases(session):
+        for case in storage.cases.find_cases(session):
             counts[case.state] = counts.get(case.state, 0) + 1
     yield "demo cases by state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 

@@ -22,6 +22,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import storage.cases
+import storage.decisions
+import storage.events
+import storage.outbox
+import storage.timers
+import storage.units
 from cli import wiring
 from cli.demo import load_demo
 from cli.simulation import simulate as run_simulation
@@ -33,7 +39,7 @@ from kernel.clock import Clock, ManualClock, from_local, to_local
 from kernel.errors import ConfigError, InvalidInput, StorageError, TheodoiError
 from kernel.settings import Config, load_config
 from notifications.smtp import deliver_due
-from storage import decisions, queries
+from storage import decisions
 from workflows import catalog
 
 app = typer.Typer(
@@ -198,7 +204,7 @@ def unit_add(
             raise InvalidInput(field, f"'{value}' is not an e-mail address")
     choice(language, ("vi", "en"), "language")
     with open_app(config) as application, application.db.session() as session:
-        unit = queries.unit_by_code(session, code) or decisions.add_unit(session, code)
+        unit = storage.units.unit_by_code(session, code) or decisions.add_unit(session, code)
         unit.name, unit.email, unit.head_email, unit.language = name, email, head_email, language
         decisions.save(session, [unit])
         session.flush()
@@ -211,7 +217,7 @@ def unit_list(config: ConfigOpt = None) -> None:
     """List the units."""
     with open_app(config) as application, application.db.session(write=False) as session:
         table = Table("code", "name", "email", "head_email")
-        for unit in sorted(queries.units_by_id(session).values(), key=lambda u: u.code):
+        for unit in sorted(storage.units.units_by_id(session).values(), key=lambda u: u.code):
             table.add_row(unit.code, unit.name, unit.email or "", unit.head_email or "")
         out.print(table)
 
@@ -367,17 +373,17 @@ def cases(
 
 
 def case_rows(session: Any, **filters: Any) -> list[dict[str, Any]]:
-    units = queries.units_by_id(session)
+    units = storage.units.units_by_id(session)
     unit_id = None
     if filters.get("unit"):
-        found = queries.unit_by_code(session, filters["unit"])
+        found = storage.units.unit_by_code(session, filters["unit"])
         if found is None:
             raise InvalidInput("unit", f"unknown unit '{filters['unit']}'")
         unit_id = found.id
-    found_cases = queries.find_cases(
+    found_cases = storage.cases.find_cases(
         session, workflow=filters.get("workflow"), state=filters.get("state"), unit_id=unit_id
     )
-    decisions = queries.decisions_by_id(session, {c.decision_id for c in found_cases})
+    decisions = storage.decisions.decisions_by_id(session, {c.decision_id for c in found_cases})
     rows = []
     for case in found_cases:
         decision = decisions.get(case.decision_id)
@@ -410,11 +416,11 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
     """A case and its whole timeline."""
     choice(fmt, ("table", "json"), "format")
     with open_app(config) as application, application.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
+        case = storage.cases.get_case(session, case_id)
         if case is None:
             raise InvalidInput("case", f"case {case_id} does not exist")
         cfg = application.config
-        events = queries.case_events(session, case_id)
+        events = storage.events.case_events(session, case_id)
         history = [
             {
                 "at": e.at.isoformat(),
@@ -429,11 +435,11 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
         ]
         timers = [
             {"kind": t.kind, "level": t.level, "fire_at": t.fire_at.isoformat()}
-            for t in queries.pending_timers(session, case_id)
+            for t in storage.timers.pending_timers(session, case_id)
         ]
         notices = [
             {"kind": m.kind, "level": m.level, "status": m.status, "to": m.to_addrs}
-            for m in queries.outbox_for_case(session, case_id)
+            for m in storage.outbox.outbox_for_case(session, case_id)
         ]
         body = json.loads(case.model_dump_json())
         body["history"], body["timers"], body["notices"] = history, timers, notices

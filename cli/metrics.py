@@ -24,10 +24,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+import storage.outbox
+import storage.timers
 from cli.web import ServerThread
 from kernel.clock import Clock
 from kernel.errors import StorageError
-from storage import queries
 from storage.db import Database
 from web.app import probe_app
 from web.routes.health import cause_name
@@ -52,9 +53,9 @@ def read_queue_state(db: Database, clock: Clock) -> QueueState:
     now = clock.now()
     try:
         with db.session(write=False, doing="reading the queue state") as session:
-            due = queries.due_timer_count(session, now)
-            oldest = queries.next_timer_at(session, until=now)
-            outbox = queries.outbox_status_counts(session)
+            due = storage.timers.due_timer_count(session, now)
+            oldest = storage.timers.next_timer_at(session, until=now)
+            outbox = storage.outbox.outbox_status_counts(session)
     except StorageError as exc:
         return QueueState(database_up=False, error=cause_name(exc))
     lag = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0

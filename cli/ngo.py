@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+import storage.cases
+import storage.units
 from cli import main as core
 from cli.main import ConfigOpt, FormatOpt
 from engine import diagram
@@ -23,7 +25,6 @@ from engine.creation import open_agreement, open_ngo_project
 from engine.registry import Registry
 from kernel.calendar import Duration
 from kernel.errors import InvalidInput
-from storage import queries
 
 ngo_app = typer.Typer(help="Foreign-NGO aid projects (dự án viện trợ PCPNN).", no_args_is_help=True)
 agreement_app = typer.Typer(
@@ -48,7 +49,7 @@ def _email(value: str | None, field: str) -> str | None:
 
 def _unit_id(session: Any, code: str) -> int:
 
-    found = queries.unit_by_code_or_name(session, code)
+    found = storage.units.unit_by_code_or_name(session, code)
     if found is None:
         raise InvalidInput("unit", f"unknown unit '{code}' (add it with: theodoi unit add)")
     return found.id
@@ -137,7 +138,7 @@ def _obligations(workflow: str, parent: int | None, fmt: str, config: str | None
     def run() -> None:
         cli.choice(fmt, ("table", "json", "csv"), "format")
         with cli.open_app(config) as application, application.db.session(write=False) as session:
-            found = queries.find_cases(session, workflow=workflow, parent_id=parent)
+            found = storage.cases.find_cases(session, workflow=workflow, parent_id=parent)
             rows = [
                 {
                     "id": c.id,

@@ -6,11 +6,13 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 
+import storage.events
+import storage.outbox
+import storage.timers
 from engine.app import App
 from engine.cycle import run_cycle
 from kernel.clock import ManualClock, to_local
 from notifications.smtp import deliver_due
-from storage import queries
 
 log = logging.getLogger("theodoi.simulate")
 
@@ -24,14 +26,14 @@ def simulate(app: App, end: datetime, *, send: bool = True) -> Iterator[str]:
     deliver = deliver_due if send and app.config.smtp.host else None
     tz = app.config.organisation.tz
     with app.db.session(write=False) as session:
-        start = queries.latest_instant(session)
+        start = storage.events.latest_instant(session)
     clock.set(min(start, end) if start else end)
     last: datetime | None = None
     for _ in range(1_000_000):
         with app.db.session(write=False) as session:
-            candidates = [queries.next_timer_at(session, end)]
+            candidates = [storage.timers.next_timer_at(session, end)]
             if deliver is not None:
-                candidates.append(queries.next_outbox_at(session, end))
+                candidates.append(storage.outbox.next_outbox_at(session, end))
         due = [c for c in candidates if c is not None]
         if not due:
             break

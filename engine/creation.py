@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+import storage.cases
+import storage.decisions
+import storage.units
 from engine.runtime import CaseSpec, Engine
 from kernel.clock import from_local
 from kernel.errors import InvalidInput
 from kernel.text import decision_identity, name_key
-from storage import queries
 from storage.db import Session
 from storage.models import Case
 from workflows.agreement import agreement_fields
@@ -68,7 +70,7 @@ def opened_at(engine: Engine, *days: date | None) -> datetime:
 
 def unit_id(session: Session, code: str, field: str = "unit") -> int:
     """The id of the unit with this code, or InvalidInput naming ``field``."""
-    found = queries.unit_by_code(session, (code or "").strip())
+    found = storage.units.unit_by_code(session, (code or "").strip())
     if found is None:
         raise InvalidInput(field, f"unknown unit '{code}' (add it with: theodoi unit add)")
     return found.id
@@ -156,10 +158,10 @@ def open_trips(
         if ident in seen:
             raise InvalidInput("name", f"{t.name.strip()} is twice in decision {number}")
         seen.add(ident)
-    decision = queries.get_or_create_decision(session, number, decided_on, issuer)
+    decision = storage.decisions.get_or_create_decision(session, number, decided_on, issuer)
     specs = []
     for t in travellers:
-        same = queries.find_case_by_identity(session, "trip", decision.id, name_key(t.name))
+        same = storage.cases.find_case_by_identity(session, "trip", decision.id, name_key(t.name))
         if same is not None:
             raise InvalidInput(
                 "name", f"{t.name.strip()} is already case {same.id} under decision {number}"
@@ -204,7 +206,7 @@ def open_ngo_project(
     if approval_number:
         if approval_date is None:
             raise InvalidInput("approval-date", "an approval number needs its date")
-        decision = queries.get_or_create_decision(
+        decision = storage.decisions.get_or_create_decision(
             session, approval_number, approval_date, approving_body(approving_body_text)
         )
         decision_id = decision.id
@@ -237,6 +239,6 @@ def open_agreement(
 
 
 def _refuse_known(session: Session, workflow: str, key: str, field: str, shown: str) -> None:
-    same = queries.find_case_by_key(session, workflow, key)
+    same = storage.cases.find_case_by_key(session, workflow, key)
     if same is not None:
         raise InvalidInput(field, f"'{shown}' is already case {same.id}")

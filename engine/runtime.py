@@ -19,6 +19,13 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 
+import storage.calendar
+import storage.cases
+import storage.decisions
+import storage.events
+import storage.outbox
+import storage.timers
+import storage.units
 from engine.registry import Registry
 from engine.rules import Rules
 from engine.step import (
@@ -44,7 +51,6 @@ from kernel.errors import (
 from kernel.settings import Config
 from notifications import outbox
 from notifications.outbox import NoticeRequest, Router, build_rows
-from storage import queries
 from storage.db import Database, Session, is_transient
 from storage.models import Case
 from workflows.definition import Notice
@@ -86,7 +92,7 @@ class Engine:
 
     def reload_calendar(self, session: Session) -> None:
         """Add the closures and make-up days admins stored in the database."""
-        closures, working = queries.calendar_overlay(session)
+        closures, working = storage.calendar.calendar_overlay(session)
         calendar = self.config.business_calendar().with_overlay(closures, working)
         if calendar != self.calendar:
             self.calendar = calendar
@@ -151,11 +157,11 @@ class Engine:
         for spec in specs:
             draft, step = self._open(spec, actor, now)
             works.append(stepper.open(draft, step, spec.steps))
-        ids = queries.insert_cases(session, [work.case for work in works])
+        ids = storage.cases.insert_cases(session, [work.case for work in works])
         for work, case_id in zip(works, ids, strict=True):
             identify(work, case_id)
         self._write(session, works, now, notify=notify)
-        return [queries.case_from_fields(work.case) for work in works]
+        return [storage.cases.case_from_fields(work.case) for work in works]
 
     def fire(
         self,
@@ -184,7 +190,7 @@ class Engine:
         work = CaseWork(case, expected_version=case.version, horizon=at)
         queue = [
             DueTimer(t.id, t.kind, t.level, t.fire_at)
-            for t in queries.pending_timers(session, case_id)
+            for t in storage.timers.pending_timers(session, case_id)
             if t.fire_at <= at
         ]
         step = Step(at=at, actor=actor, reason=reason, params=dict(params or {}))
@@ -201,7 +207,7 @@ class Engine:
         case = self._load(session, case_id, None)
         now = self.clock.now()
         row = self.stepper(now).event_row(case, "note", case.state, case.state, Step(now, actor, text))
-        queries.insert_events(session, [row])
+        storage.events.insert_events(session, [row])
 
     def update_fields(
         self,
@@ -254,7 +260,7 @@ class Engine:
         # Re-arm the current state's timers with the new data: timers the correction
         # put in the past fire now, at their own instants (a deadline moved back can
         # make the case overdue); a timer that already fired does not fire again.
-        history = queries.case_events(session, case.id)
+        history = storage.events.case_events(session, case.id)
         done = {(e.data.get("timer"), e.data.get("level"), e.at) for e in history}
         work.cancel_pending = True
         queue: list[DueTimer] = []
@@ -277,8 +283,8 @@ class Engine:
             wf = self.registry[name].workflow
             if wf.deadline_from is None:
                 continue
-            for case in queries.find_cases(session, workflow=name, with_deadline=True):
-                entry = queries.state_entry_event(session, case.id, case.state, wf.events)
+            for case in storage.cases.find_cases(session, workflow=name, with_deadline=True):
+                entry = storage.events.state_entry_event(session, case.id, case.state, wf.events)
                 if entry is None:
                     continue
                 new = wf.deadline_from(case, entry.event, entry.at, self.rules(name))
@@ -325,10 +331,10 @@ class Engine:
     def _process_batch(
         self, session: Session, now: datetime, limit: int, report: SweepReport, careful: bool
     ) -> int:
-        due = queries.claim_due(session, now, limit)
+        due = storage.timers.claim_due(session, now, limit)
         if not due:
             return 0
-        cases = {c.id: c for c in queries.load_cases(session, due)}
+        cases = {c.id: c for c in storage.cases.load_cases(session, due)}
         works: list[CaseWork] = []
         parked: list[tuple[int, str]] = []
         stepper = self.stepper(self.clock.now())
@@ -344,7 +350,7 @@ class Engine:
                 continue
             works.append(work)
         for timer_id, error in parked:
-            queries.set_timer_status(session, [timer_id], "parked", now, error)
+            storage.timers.set_timer_status(session, [timer_id], "parked", now, error)
         report.parked += len(parked)
         if careful:
             for work in works:
@@ -356,7 +362,7 @@ class Engine:
                         raise  # the connection, not the case: back off, park nothing
                     log.error("case %s: step not written: %s", work.case.id, exc)
                     ids = work.fired + work.stale
-                    queries.set_timer_status(session, ids, "parked", now, str(exc)[:500])
+                    storage.timers.set_timer_status(session, ids, "parked", now, str(exc)[:500])
                     report.parked += len(ids)
                     continue
                 self._count(work, report)
@@ -383,7 +389,7 @@ class Engine:
     # -- the core: transitions, timers, catch-up ---------------------------------------
 
     def _load(self, session: Session, case_id: int, expected_version: int | None) -> Case:
-        case = queries.get_case(session, case_id, lock=True)
+        case = storage.cases.get_case(session, case_id, lock=True)
         if case is None:
             raise NotFound(f"case {case_id} does not exist")
         if expected_version is not None and case.version != expected_version:
@@ -405,7 +411,7 @@ class Engine:
                 )
             last = at
         values = {**spec.fields, "workflow": spec.workflow, "state": wf.initial, "version": 1}
-        case = Draft(**queries.new_case_values({**values, "created_at": now, "updated_at": now}))
+        case = Draft(**storage.cases.new_case_values({**values, "created_at": now, "updated_at": now}))
         return case, Step(at=created_at, actor=actor, reason=spec.reason)
 
     def _when(self, params: dict[str, Any] | None, now: datetime) -> datetime:
@@ -434,14 +440,14 @@ class Engine:
         """Write the computed steps: cases, history, timers, notices — one transaction."""
         stored = [w for w in works if w.expected_version is not None]  # not new cases
         moved = [(w.case, w.expected_version) for w in stored if w.moved or w.cancel_pending]
-        if not queries.update_cases(session, moved):
+        if not storage.cases.update_cases(session, moved):
             if len(moved) == 1:
                 raise ConcurrentUpdate(moved[0][0].id, moved[0][1])
             raise ConcurrentUpdate(-1, -1)
-        queries.set_timer_status(session, [i for w in works for i in w.fired], "fired", now)
-        queries.set_timer_status(session, [i for w in works for i in w.stale], "cancelled", now)
-        queries.cancel_pending_timers(session, [w.case.id for w in stored if w.cancel_pending], now)
-        queries.insert_timers(
+        storage.timers.set_timer_status(session, [i for w in works for i in w.fired], "fired", now)
+        storage.timers.set_timer_status(session, [i for w in works for i in w.stale], "cancelled", now)
+        storage.timers.cancel_pending_timers(session, [w.case.id for w in stored if w.cancel_pending], now)
+        storage.timers.insert_timers(
             session,
             [t for w in works for t in w.new_timers],
         )
@@ -453,7 +459,7 @@ class Engine:
             sent, skipped = stepper.choose_notices(work, notify)
             requests.extend(self._request(work, notice, level, at) for at, notice, level in sent)
             events.extend(skipped)
-        queries.insert_events(session, events)
+        storage.events.insert_events(session, events)
         if requests:
             self._enqueue(session, requests, now)
         self._relate(session, works, notify)
@@ -508,9 +514,9 @@ class Engine:
         )
 
     def _enqueue(self, session: Session, requests: list[NoticeRequest], now: datetime) -> None:
-        units = queries.unit_rows_by_id(session, (r.unit_id for r in requests))
+        units = storage.units.unit_rows_by_id(session, (r.unit_id for r in requests))
         decision_ids = {r.context.get("decision_id") for r in requests}
-        decisions = queries.decision_rows_by_id(session, decision_ids)
+        decisions = storage.decisions.decision_rows_by_id(session, decision_ids)
         for request in requests:
             ctx = request.context
             unit = units.get(request.unit_id) if request.unit_id else None
@@ -525,7 +531,7 @@ class Engine:
         router = Router(units, self.config.recipients)
         options = outbox.row_options(self.config, self.calendar)  # send window, approval
         rows = build_rows(requests, router, now, self._mail_domain, **options)
-        queries.insert_outbox(session, rows)
+        storage.outbox.insert_outbox(session, rows)
 
 class _BatchFailed(TheodoiError):
     pass

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import storage.periodic
 from kernel.calendar import BusinessCalendar
 from kernel.clock import local_date
 from kernel.settings import Config
 from notifications.outbox import NoticePolicy, new_row
 from storage import digest as stored
 from storage import outbox as outbox_rows
-from storage import queries
 from storage.db import Database, Session
 
 
@@ -61,7 +61,7 @@ def run_digest(
     today = local_date(now, config.organisation.tz)
     key = digest_key(today)
     with db.session() as session:
-        if not queries.claim_period(session, key, now, worker_id[:64]):
+        if not storage.periodic.claim_period(session, key, now, worker_id[:64]):
             return False
         policy = NoticePolicy.from_config(config, calendar)
         data = digest_data(session, today, now, states)

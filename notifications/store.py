@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import storage.events
+import storage.units
 from kernel.errors import NotFound, TheodoiError
-from storage import app_secrets, letters, queries
+from storage import app_secrets, letters
 from storage import outbox as outbox_rows
 from storage.db import Database, Session
 from storage.models import Unit
@@ -139,7 +141,7 @@ def record(db: Database, now: datetime, marks: Sequence[Mark]) -> None:
         outbox_rows.mark_sent(session, now, sent)
         outbox_rows.mark_retry(session, retries)
         outbox_rows.enqueue(session, alerts)
-        queries.insert_events(session, [e for e in events if e is not None])
+        storage.events.insert_events(session, [e for e in events if e is not None])
 
 
 def insert_rows(db: Database, rows: Sequence[dict[str, Any]]) -> None:
@@ -247,7 +249,7 @@ def change_status(
 
 def units_by_id(db: Database) -> dict[int, Unit]:
     with db.session(write=False) as session:
-        return queries.units_by_id(session)
+        return storage.units.units_by_id(session)
 
 
 def list_rows(
@@ -277,7 +279,7 @@ def _history(
 ) -> None:
     item = _event(row, event, now, reason, data, actor)
     if item is not None:
-        queries.insert_events(session, [item])
+        storage.events.insert_events(session, [item])
 
 
 def _event(

@@ -1,5 +1,5 @@
 """The admins' calendar: closures and make-up working days stored as data, on top of
-the statutory holidays kernel/calendar.py knows (storage.queries.calendar_overlay gives
+the statutory holidays kernel/calendar.py knows (storage.calendar.calendar_overlay gives
 the engine the whole overlay)."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from storage.db import Session
-from storage.models import CalendarDay
+from storage.models import (
+    CalendarDay,
+)
 
 
 def days_in_year(session: Session, year: int) -> list[CalendarDay]:
@@ -41,3 +43,12 @@ def remove_day(session: Session, day: date) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def calendar_overlay(session: Session) -> tuple[list[date], list[date]]:
+    """(closures, make-up working days) an admin added as data."""
+    rows = session.scalars(select(CalendarDay)).all()
+    return (
+        [r.day for r in rows if r.kind == "closure"],
+        [r.day for r in rows if r.kind == "working"],
+    )

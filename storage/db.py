@@ -3,7 +3,7 @@
 SQLite runs in WAL mode with a busy timeout and foreign keys on; a write transaction
 starts with ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way.
 PostgreSQL (``postgresql+psycopg://…``) runs the same code; workers claim rows with
-``FOR UPDATE SKIP LOCKED`` (see storage/queries.py).
+``FOR UPDATE SKIP LOCKED`` (see storage/timers.py and storage/outbox.py).
 """
 
 from __future__ import annotations

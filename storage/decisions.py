@@ -9,10 +9,13 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
-from storage.models import Decision, Unit
+from storage.models import (
+    Decision,
+    Unit,
+)
 
 __all__ = [
     "add_decision",
@@ -44,3 +47,38 @@ def add_unit(session: Session, code: str, **values: Any) -> Unit:
 def save(session: Session, rows: Iterable[Decision | Unit]) -> None:
     """Changed decisions or units, written with the session's next flush."""
     session.add_all(list(rows))
+
+
+_DECISIONS_IN = select(Decision.__table__).where(
+    Decision.__table__.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def decision_rows_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, Any]:
+    """The given decisions as read-only rows (attributes as on ``Decision``)."""
+    wanted = [i for i in set(ids) if i is not None]
+    if not wanted:
+        return {}
+    return {r.id: r for r in session.connection().execute(_DECISIONS_IN, {"ids": wanted})}
+
+
+def decisions_by_id(session: Session, ids: Iterable[int]) -> dict[int, Decision]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {d.id: d for d in session.scalars(select(Decision).where(Decision.id.in_(ids)))}
+
+
+def get_or_create_decision(
+    session: Session, number: str, decided_on: date, issuer: str
+) -> Decision:
+    """A decision is its number plus the year of its date (numbers restart each year)."""
+    found = session.scalars(
+        select(Decision).where(Decision.number == number, Decision.year == decided_on.year)
+    ).first()
+    if found is not None:
+        return found
+    decision = Decision(number=number, year=decided_on.year, decided_on=decided_on, issuer=issuer)
+    session.add(decision)
+    session.flush()
+    return decision

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from storage import queries
+import storage.decisions
 from storage.db import Session
 from storage.dialects import insert_or_ignore
 from storage.models import Case, LetterSequence, OutboxMessage
@@ -90,7 +90,7 @@ def unit_cases(
             .order_by(OUTBOX.c.id)
         ):
             letters[lr.case_id] = (lr.letter_number, lr.sent_at)
-    decisions = queries.decisions_by_id(session, {r["decision_id"] for r in rows})
+    decisions = storage.decisions.decisions_by_id(session, {r["decision_id"] for r in rows})
     out = []
     for r in rows:
         decision = decisions.get(r["decision_id"])

@@ -22,15 +22,18 @@ from sqlalchemy import (
     Integer,
     and_,
     bindparam,
+    func,
     literal_column,
     or_,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage import queries
 from storage.db import Session
+from storage.dialects import dialect_name
 from storage.models import OutboxMessage
 
 OUTBOX = OutboxMessage.__table__
@@ -38,7 +41,7 @@ OUTBOX = OutboxMessage.__table__
 
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert outbox rows; a row whose idempotency key exists already is ignored."""
-    queries.insert_outbox(session, rows)
+    insert_outbox(session, rows)
 
 
 def _due(now: datetime) -> Any:
@@ -225,3 +228,34 @@ def list_rows(
     if case_id is not None:
         stmt = stmt.where(OUTBOX.c.case_id == case_id)
     return [dict(r) for r in session.execute(stmt).mappings()]
+
+
+def insert_outbox(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert notices; a row whose idempotency key exists already is ignored."""
+    if not rows:
+        return
+    maker = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    stmt = maker(OUTBOX).on_conflict_do_nothing(index_elements=["key"])
+    session.connection().execute(stmt, list(rows))
+
+
+def next_outbox_at(session: Session, until: datetime) -> datetime | None:
+    stmt = select(func.min(OUTBOX.c.next_attempt_at)).where(
+        OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= until
+    )
+    return session.execute(stmt).scalar()
+
+
+def outbox_status_counts(session: Session) -> dict[str, int]:
+    """Outbox rows per status (pending, sending, sent, failed, held, parked)."""
+    stmt = select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
+    return {status: int(n) for status, n in session.execute(stmt)}
+
+
+def outbox_for_case(session: Session, case_id: int) -> list[OutboxMessage]:
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.case_id == case_id)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )
+    return list(session.scalars(stmt))

@@ -1,4 +1,4 @@
-"""Read models for the web pages and the JSON API (storage/queries.py holds the engine's).
+"""Read models for the web pages and the JSON API (the engine has cases, timers, events …).
 
 The case list pages with a keyset cursor (sort value, id), so page 2,000 costs what
 page 1 costs; filters use the indexed columns (workflow/state, unit/state, deadline,

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+import storage.decisions
 from cli.wiring import open_app
 from engine.app import App
 from kernel.clock import ManualClock
 from kernel.settings import Config, load_config
-from storage import queries
 from storage.models import Unit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,6 +82,6 @@ def add_trip(app: App, unit: Unit | None = None, **fields: Any) -> int:
     }
     values.update(fields)
     with app.db.session() as session:
-        dec = queries.get_or_create_decision(session, decision, decided_on, issuer)
+        dec = storage.decisions.get_or_create_decision(session, decision, decided_on, issuer)
         case = app.engine.create_case(session, "trip", {"decision_id": dec.id, **values}, actor="test")
         return case.id

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
+import storage.cases
+import storage.events
+import storage.outbox
 from cli.simulation import simulate
 from engine.app import App
 from kernel.clock import from_local
-from storage import queries
 from storage.models import Case, Unit
 from workflows.agreement import agreement_fields
 from workflows.ngo_project import project_fields
@@ -84,13 +86,13 @@ def add_agreement(
 def children(app: App, parent_id: int) -> dict[str, Case]:
     """The parent's obligations by their schedule key."""
     with app.db.session(write=False) as session:
-        found = queries.find_cases(session, parent_id=parent_id)
+        found = storage.cases.find_cases(session, parent_id=parent_id)
     return {c.data["key"]: c for c in found}
 
 
 def case(app: App, case_id: int) -> Case:
     with app.db.session(write=False) as session:
-        found = queries.get_case(session, case_id)
+        found = storage.cases.get_case(session, case_id)
     assert found is not None
     return found
 
@@ -102,9 +104,9 @@ def fire(app: App, case_id: int, event: str, **kwargs: Any) -> Case:
 
 def history(app: App, case_id: int) -> list[Any]:
     with app.db.session(write=False) as session:
-        return queries.case_events(session, case_id)
+        return storage.events.case_events(session, case_id)
 
 
 def outbox(app: App, case_id: int) -> list[Any]:
     with app.db.session(write=False) as session:
-        return queries.outbox_for_case(session, case_id)
+        return storage.outbox.outbox_for_case(session, case_id)

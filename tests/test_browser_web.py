@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+import storage.decisions
 from cli.wiring import open_app
 from engine.imports.text import name_key
 from kernel.clock import ManualClock
-from storage import queries as store
 from storage.models import Case
 from tests.conftest import REPO, add_unit, make_config
 from tests.smtp_server import SmtpServer
@@ -169,7 +169,7 @@ def test_unit_follows_the_reminder_link_and_files(site: dict[str, Any]) -> None:
     app, clock, smtp = site["app"], site["clock"], site["smtp"]
     today = clock.now().date()
     with app.db.session() as s:
-        dec = store.get_or_create_decision(s, "51/QĐ-SNgV", today - timedelta(days=20),
+        dec = storage.decisions.get_or_create_decision(s, "51/QĐ-SNgV", today - timedelta(days=20),
                                            "department")
         case = app.engine.create_case(
             s, "trip",

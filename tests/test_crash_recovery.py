@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+import storage.decisions
 from cli.wiring import open_app
 from kernel.clock import ManualClock
-from storage import queries
 from storage.models import Unit
 from tests.conftest import make_config
 
@@ -32,7 +32,7 @@ def _seed(db: Path) -> None:
             unit = Unit(code="SYT", name="Sở Y tế", email="syt@example.vn")
             session.add(unit)
             session.flush()
-            decision = queries.get_or_create_decision(session, "36/QĐ-SNgV", date(2021, 8, 1),
+            decision = storage.decisions.get_or_create_decision(session, "36/QĐ-SNgV", date(2021, 8, 1),
                                                       "department")
             for n in range(CASES):
                 app.engine.create_case(session, "trip", {

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlmodel import select
 
+import storage.events
+import storage.outbox
 from engine.creation import Traveller, open_trips
 from kernel.errors import InvalidInput
-from storage import queries
 from storage.models import Case
 from tests.conftest import add_unit
 from tests.test_cli import run
@@ -105,8 +106,8 @@ def test_web_new_decision_with_past_dates_is_escalated(site: dict[str, Any]) -> 
     assert client.post("/decisions/new", data=form).status_code == 303
     with app.db.session(write=False) as s:
         [case] = s.exec(select(Case)).all()
-        events = queries.case_events(s, case.id)
-        outbox = queries.outbox_for_case(s, case.id)
+        events = storage.events.case_events(s, case.id)
+        outbox = storage.outbox.outbox_for_case(s, case.id)
     moves = [e for e in events if e.to_state]
     _assert_escalated_in_2021(case.state, case.escalation_level, case.deadline.isoformat(),
                               [e.at.isoformat() for e in moves])
@@ -123,8 +124,8 @@ def test_a_trip_still_ahead_gets_its_approval_notice(app: Any, clock: Any) -> No
         [case] = open_trips(app.engine, s, number="90/QĐ-SNgV", decided_on=date(2021, 7, 30),
                             issuer="department", travellers=[traveller], actor="test")
         assert case.state == "approved" and case.name == "Nguyễn Văn Sắp Đi"
-        assert [m.kind for m in queries.outbox_for_case(s, case.id)] == ["approval_notice"]
-        assert queries.case_events(s, case.id)[0].at == datetime(2021, 7, 29, 17, 0)
+        assert [m.kind for m in storage.outbox.outbox_for_case(s, case.id)] == ["approval_notice"]
+        assert storage.events.case_events(s, case.id)[0].at == datetime(2021, 7, 29, 17, 0)
     with app.db.session() as s:  # the same traveller (however spelt) is refused
         again = Traveller(**{**traveller.__dict__, "name": "nguyen van sap di"})
         try:

@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+import storage.cases
+import storage.events
+import storage.outbox
+import storage.timers
 from cli.wiring import open_app
 from engine.app import App
 from engine.runtime import CaseSpec
 from kernel.clock import ManualClock
 from kernel.errors import InvalidInput
-from storage import queries
 from storage.models import Case, OutboxMessage
 from tests.conftest import add_unit, make_config
 from tests.pg import pg_schema, require_pg
@@ -128,15 +131,15 @@ def _cases(app: App, *, notices: bool = True) -> dict[str, tuple]:
     with that step's write, the batch after all of a case's steps)."""
     out = {}
     with app.db.session(write=False) as session:
-        for case in queries.find_cases(session, workflow="trip"):
+        for case in storage.cases.find_cases(session, workflow="trip"):
             fields = case.model_dump(exclude={"id", "created_at", "updated_at"})
             rows = [
                 (e.event, e.from_state, e.to_state, e.actor, e.at, e.reason, e.data)
-                for e in queries.case_events(session, case.id)
+                for e in storage.events.case_events(session, case.id)
             ]
             history = [r for r in rows if r[0] != "notice_skipped"]
             skipped = sorted(repr(r) for r in rows if notices and r[0] == "notice_skipped")
-            timers = [(t.kind, t.level, t.fire_at) for t in queries.pending_timers(session, case.id)]
+            timers = [(t.kind, t.level, t.fire_at) for t in storage.timers.pending_timers(session, case.id)]
             out[case.name] = (fields, history, timers, skipped)
     return out
 
@@ -148,7 +151,7 @@ def test_a_batch_writes_what_the_one_case_steps_write(two_apps) -> None:
         cases = batch.engine.replay_many(session, specs, actor="import")
     _one_by_one(one, clock, _specs(add_unit(one).id))
     with one.db.session(write=False) as session:
-        assert queries.due_timer_count(session, NOW) == 0  # nothing left for a sweep
+        assert storage.timers.due_timer_count(session, NOW) == 0  # nothing left for a sweep
 
     # ids come back in the order of the specs, on the cases as they were written
     assert [c.name for c in cases] == [s.fields["name"] for s in specs]
@@ -223,7 +226,7 @@ def test_with_notify_each_case_sends_only_its_latest_notice(two_apps) -> None:
     with batch.db.session() as session:
         cases = batch.engine.replay_many(session, specs, actor="import", notify=True)
     with batch.db.session(write=False) as session:
-        sent = {c.name: [m.kind for m in queries.outbox_for_case(session, c.id)] for c in cases}
+        sent = {c.name: [m.kind for m in storage.outbox.outbox_for_case(session, c.id)] for c in cases}
     assert sent["Escalated"] == ["escalation"]
     assert sent["Ahead"] == ["approval_notice"]
     assert all(len(kinds) <= 1 for kinds in sent.values())

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+import storage.cases
+import storage.events
+import storage.timers
 from cli.wiring import open_app
 from engine.app import App
 from engine.imports import ImportOptions, import_file
 from kernel.clock import ManualClock
-from storage import queries
 from tests.conftest import make_config
 from tests.import_support import DATA
 
@@ -48,14 +50,14 @@ def _file(tmp_path: Path) -> Path:
 def _snapshot(app: App) -> list[tuple]:
     out = []
     with app.db.session(write=False) as session:
-        for case in queries.find_cases(session, workflow="trip"):
+        for case in storage.cases.find_cases(session, workflow="trip"):
             fields = case.model_dump(exclude={"id", "created_at", "updated_at"})
             events = sorted(
                 (e.event, e.from_state, e.to_state, e.actor, e.at, e.reason, repr(e.data))
-                for e in queries.case_events(session, case.id)
+                for e in storage.events.case_events(session, case.id)
             )
             timers = sorted(
-                (t.kind, t.level, t.fire_at) for t in queries.pending_timers(session, case.id)
+                (t.kind, t.level, t.fire_at) for t in storage.timers.pending_timers(session, case.id)
             )
             out.append((case.name, sorted(fields.items(), key=str), events, timers))
     return sorted(out, key=lambda item: item[0])

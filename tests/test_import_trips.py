@@ -10,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
+import storage.cases
+import storage.decisions
+import storage.events
+import storage.outbox
+import storage.timers
+import storage.units
 from cli.wiring import open_app
 from engine.app import App
 from engine.imports import ImportOptions, ImportRefused, import_file
 from kernel.clock import ManualClock, to_local
-from storage import queries
 from tests.conftest import make_config
 from tests.import_support import DATA, dump, invoke, run
 
@@ -37,7 +42,7 @@ def app(tmp_path: Path):
 
 def _cases(app: App) -> dict[str, object]:
     with app.db.session(write=False) as session:
-        return {c.name: c for c in queries.find_cases(session, workflow="trip")}
+        return {c.name: c for c in storage.cases.find_cases(session, workflow="trip")}
 
 
 def _history(app: App, case_id: int) -> list[tuple[str, str | None, str]]:
@@ -45,7 +50,7 @@ def _history(app: App, case_id: int) -> list[tuple[str, str | None, str]]:
     with app.db.session(write=False) as session:
         return [
             (e.event, e.to_state, to_local(e.at, tz).strftime("%d/%m/%Y %H:%M"))
-            for e in queries.case_events(session, case_id)
+            for e in storage.events.case_events(session, case_id)
             if e.event != "notice_skipped"
         ]
 
@@ -83,14 +88,14 @@ def test_seed_lands_in_the_states_its_dates_imply(app: App) -> None:
     assert (tam.state, tam.deadline) == ("report_due", date(2021, 8, 23))
     # no notice for the past
     with app.db.session(write=False) as session:
-        assert all(not queries.outbox_for_case(session, c.id) for c in cases.values())
+        assert all(not storage.outbox.outbox_for_case(session, c.id) for c in cases.values())
 
 
 def test_decision_numbers_restart_every_year(app: App) -> None:
     import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions())
     cases = _cases(app)
     with app.db.session(write=False) as session:
-        decisions = queries.decisions_by_id(session, {c.decision_id for c in cases.values()})
+        decisions = storage.decisions.decisions_by_id(session, {c.decision_id for c in cases.values()})
     nines = sorted(
         (d.year, d.decided_on) for d in decisions.values() if d.number == "09/QĐ-SNgV"
     )
@@ -125,7 +130,7 @@ def test_changed_return_date_moves_deadline_and_timers(app: App, tmp_path: Path)
     import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions())
     tam = _cases(app)["Kiều Văn Tâm"]
     with app.db.session(write=False) as session:
-        timers_before = [(t.kind, t.level, t.fire_at) for t in queries.pending_timers(session, tam.id)]
+        timers_before = [(t.kind, t.level, t.fire_at) for t in storage.timers.pending_timers(session, tam.id)]
     assert ("deadline", 1, datetime(2021, 8, 23, 17, 0)) in timers_before  # 24:00 local 23/08
 
     changed = _rewrite(DATA / "seed_trips.csv", tmp_path / "changed.csv", "Kiều Văn Tâm",
@@ -140,8 +145,8 @@ def test_changed_return_date_moves_deadline_and_timers(app: App, tmp_path: Path)
         date(2021, 8, 9), date(2021, 8, 24), "report_due",
     )
     with app.db.session(write=False) as session:
-        timers = [(t.kind, t.level, t.fire_at) for t in queries.pending_timers(session, tam.id)]
-        update = [e for e in queries.case_events(session, tam.id) if e.event == "update"]
+        timers = [(t.kind, t.level, t.fire_at) for t in storage.timers.pending_timers(session, tam.id)]
+        update = [e for e in storage.events.case_events(session, tam.id) if e.event == "update"]
     assert ("deadline", 1, datetime(2021, 8, 24, 17, 0)) in timers
     assert not set(timers) & {t for t in timers_before if t[0] == "deadline"}
     assert len(update) == 1
@@ -186,7 +191,7 @@ def test_notify_sends_only_the_notice_that_fits_now(app: App) -> None:
     import_file(app, "trips", DATA / "seed_trips.csv", ImportOptions(notify=True))
     cases = _cases(app)
     with app.db.session(write=False) as session:
-        sent = {name: [(m.kind, m.level) for m in queries.outbox_for_case(session, c.id)]
+        sent = {name: [(m.kind, m.level) for m in storage.outbox.outbox_for_case(session, c.id)]
                 for name, c in cases.items()}
     # escalated twice: the level-2 escalation letter, nothing older
     assert sent["Lê Văn Thành"] == [("escalation", 2)]
@@ -213,7 +218,7 @@ def test_notify_a_future_trip_gets_its_approval(app: App, tmp_path: Path) -> Non
     case = _cases(app)["Nguyễn Văn Tương Lai"]
     assert case.state == "approved"
     with app.db.session(write=False) as session:
-        assert [m.kind for m in queries.outbox_for_case(session, case.id)] == [
+        assert [m.kind for m in storage.outbox.outbox_for_case(session, case.id)] == [
             "approval_notice"
         ]
 
@@ -233,7 +238,7 @@ def test_units_import_and_update(app: App, tmp_path: Path) -> None:
         ("created", "unit STP: Sở Tư pháp"),
     ]
     with app.db.session(write=False) as session:
-        unit = queries.unit_by_code(session, "SYT")
+        unit = storage.units.unit_by_code(session, "SYT")
         assert (unit.name, unit.head_email) == ("Sở Y tế tỉnh Tây Ninh", "gd.syt@tayninh.local")
 
 
@@ -248,7 +253,7 @@ def test_unit_by_exact_name(app: App, tmp_path: Path) -> None:
     )
     import_file(app, "trips", path, ImportOptions())
     with app.db.session(write=False) as session:
-        unit = queries.unit_by_code(session, "SYT")
+        unit = storage.units.unit_by_code(session, "SYT")
     assert _cases(app)["Trần Văn Tên"].unit_id == unit.id
 
 
@@ -318,6 +323,6 @@ def test_a_return_date_moved_weeks_back_makes_the_report_overdue(app: App, tmp_p
     assert ("deadline_passed", "overdue", "21/07/2021 00:00") in history
     assert ("escalate", "escalated", "28/07/2021 00:00") in history
     with app.db.session(write=False) as session:
-        timers = [(t.kind, t.level) for t in queries.pending_timers(session, tam.id)]
-        assert not queries.outbox_for_case(session, tam.id)  # no notice without --notify
+        timers = [(t.kind, t.level) for t in storage.timers.pending_timers(session, tam.id)]
+        assert not storage.outbox.outbox_for_case(session, tam.id)  # no notice without --notify
     assert timers == [("escalate_next", 1)]

@@ -62,6 +62,6 @@ def test_a_bad_file_is_refused_whole(app, tmp_path):
     columns = sorted(p.column for p in refused.value.problems)
     assert columns == ["end_date", "reports_filed"]
     with app.db.session(write=False) as session:
-        from storage import queries
+        import storage.cases
 
-        assert queries.find_cases(session) == []
+        assert storage.cases.find_cases(session) == []

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+import storage.cases
 from cli.wiring import open_app
 from engine import export, reports
 from engine.imports import ImportOptions, import_file
 from engine.reports import Period, compliance, percent
 from kernel.clock import ManualClock, from_local
-from storage import queries
 from tests import pg
 from tests.conftest import make_config
 from tests.import_support import DATA, dump, invoke, run
@@ -158,7 +158,7 @@ def test_a_report_sent_back_no_longer_counts_as_filed(tmp_path: Path) -> None:
         tz = config.organisation.tz
         period = Period(date(2020, 1, 1), date(2021, 8, 31))
         with app.db.session() as session:
-            tuan = next(c for c in queries.find_cases(session) if c.name == "Phạm Minh Tuấn")
+            tuan = next(c for c in storage.cases.find_cases(session) if c.name == "Phạm Minh Tuấn")
             app.engine.fire(session, tuan.id, "reject", actor="test",
                             reason="Báo cáo sơ sài, chưa đạt yêu cầu")
         with app.db.session(write=False) as session:

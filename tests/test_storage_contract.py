@@ -1,4 +1,5 @@
-"""One contract for storage/queries.py, run on every backend: SQLite and PostgreSQL.
+"""One contract for the engine's storage modules (cases, timers, events, units, decisions,
+calendar, periodic runs), run on every backend: SQLite and PostgreSQL.
 
 What the engine relies on, whatever the database: due timers are claimed by one
 transaction at a time (SQLite: BEGIN IMMEDIATE; PostgreSQL: FOR UPDATE SKIP LOCKED),
@@ -17,7 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from storage import queries
+import storage.cases
+import storage.outbox
+import storage.periodic
+import storage.timers
 from storage.db import Database
 from storage.models import Case, OutboxMessage, Timer
 from tests.pg import pg_schema, require_pg
@@ -47,7 +51,7 @@ def add_cases(db: Database, n: int, *, due: int = 1, later: int = 0) -> list[int
     with db.session() as s:
         for i in range(n):
             ids.append(
-                queries.insert_case(
+                storage.cases.insert_case(
                     s,
                     {
                         "workflow": "trip",
@@ -66,7 +70,7 @@ def add_cases(db: Database, n: int, *, due: int = 1, later: int = 0) -> list[int
                 rows.append(_timer(case_id, NOW - timedelta(hours=1, minutes=k), k + 1))
             for k in range(later):
                 rows.append(_timer(case_id, NOW + timedelta(days=1 + k), due + k + 1))
-        queries.insert_timers(s, rows)
+        storage.timers.insert_timers(s, rows)
     return ids
 
 
@@ -107,8 +111,8 @@ def _outbox_row(key: str, **over: Any) -> dict[str, Any]:
 def test_claim_due_returns_only_due_pending_timers_grouped_by_case(db: Database) -> None:
     ids = add_cases(db, 3, due=2, later=1)
     with db.session() as s:
-        queries.set_timer_status(s, [_timer_ids(s, ids[2])[0]], "fired", NOW)
-        due = queries.claim_due(s, NOW, limit=10)
+        storage.timers.set_timer_status(s, [_timer_ids(s, ids[2])[0]], "fired", NOW)
+        due = storage.timers.claim_due(s, NOW, limit=10)
     assert sorted(due) == ids
     assert [len(due[i]) for i in ids] == [2, 2, 1]
     for timers in due.values():
@@ -119,7 +123,7 @@ def test_claim_due_returns_only_due_pending_timers_grouped_by_case(db: Database)
 def test_claim_due_limits_cases_not_timers(db: Database) -> None:
     add_cases(db, 7, due=3)
     with db.session() as s:
-        due = queries.claim_due(s, NOW, limit=4)
+        due = storage.timers.claim_due(s, NOW, limit=4)
     assert 1 <= len(due) <= 4
     assert all(len(timers) == 3 for timers in due.values())  # a case comes whole
 
@@ -127,8 +131,8 @@ def test_claim_due_limits_cases_not_timers(db: Database) -> None:
 def test_claim_due_finds_nothing_when_nothing_is_due(db: Database) -> None:
     add_cases(db, 2, due=0, later=2)
     with db.session() as s:
-        assert queries.claim_due(s, NOW, limit=10) == {}
-        assert queries.due_timer_count(s, NOW) == 0
+        assert storage.timers.claim_due(s, NOW, limit=10) == {}
+        assert storage.timers.due_timer_count(s, NOW) == 0
 
 
 def test_two_claimers_never_get_the_same_case(db: Database) -> None:
@@ -142,16 +146,16 @@ def test_two_claimers_never_get_the_same_case(db: Database) -> None:
 
     def first() -> None:
         with db.session() as s:
-            due = queries.claim_due(s, NOW, limit=5)
+            due = storage.timers.claim_due(s, NOW, limit=5)
             results["first"] = set(due)
             first_claimed.set()
             release.wait(10)
             timer_ids = [t.id for timers in due.values() for t in timers]
-            queries.set_timer_status(s, timer_ids, "fired", NOW)
+            storage.timers.set_timer_status(s, timer_ids, "fired", NOW)
 
     def second() -> None:
         with db.session() as s:
-            results["second"] = set(queries.claim_due(s, NOW, limit=5))
+            results["second"] = set(storage.timers.claim_due(s, NOW, limit=5))
 
     t1 = threading.Thread(target=first)
     t1.start()
@@ -175,9 +179,9 @@ def test_a_fired_timer_is_never_set_again(db: Database) -> None:
     [case_id] = add_cases(db, 1)
     with db.session() as s:
         [timer_id] = _timer_ids(s, case_id)
-        queries.set_timer_status(s, [timer_id], "fired", NOW)
+        storage.timers.set_timer_status(s, [timer_id], "fired", NOW)
     with db.session() as s:
-        queries.set_timer_status(s, [timer_id], "parked", NOW + timedelta(hours=1), "late")
+        storage.timers.set_timer_status(s, [timer_id], "parked", NOW + timedelta(hours=1), "late")
         timer = s.get(Timer, timer_id)
         assert (timer.status, timer.fired_at, timer.last_error) == ("fired", NOW, None)
 
@@ -187,9 +191,9 @@ def test_a_fired_timer_is_never_set_again(db: Database) -> None:
 
 def test_insert_outbox_ignores_a_key_it_has_already(db: Database) -> None:
     with db.session() as s:
-        queries.insert_outbox(s, [_outbox_row("k1"), _outbox_row("k2")])
+        storage.outbox.insert_outbox(s, [_outbox_row("k1"), _outbox_row("k2")])
     with db.session() as s:
-        queries.insert_outbox(s, [_outbox_row("k1", context={"n": 2}), _outbox_row("k3")])
+        storage.outbox.insert_outbox(s, [_outbox_row("k1", context={"n": 2}), _outbox_row("k3")])
     with db.session() as s:
         rows = {r.key: r for r in s.scalars(select(OutboxMessage))}
     assert sorted(rows) == ["k1", "k2", "k3"]
@@ -198,10 +202,10 @@ def test_insert_outbox_ignores_a_key_it_has_already(db: Database) -> None:
 
 def test_claim_period_is_won_once_per_key(db: Database) -> None:
     with db.session() as s:
-        assert queries.claim_period(s, "digest:2026-W11", NOW, "w1") is True
+        assert storage.periodic.claim_period(s, "digest:2026-W11", NOW, "w1") is True
     with db.session() as s:
-        assert queries.claim_period(s, "digest:2026-W11", NOW, "w2") is False
-        assert queries.claim_period(s, "digest:2026-W12", NOW, "w2") is True
+        assert storage.periodic.claim_period(s, "digest:2026-W11", NOW, "w2") is False
+        assert storage.periodic.claim_period(s, "digest:2026-W12", NOW, "w2") is True
     with db.session() as s:
         rows = s.execute(text("SELECT key, worker FROM periodic_run ORDER BY key")).all()
     assert [tuple(r) for r in rows] == [("digest:2026-W11", "w1"), ("digest:2026-W12", "w2")]
@@ -215,7 +219,7 @@ def test_claim_period_concurrently_has_one_winner(db: Database) -> None:
     def claim(worker: str) -> None:
         barrier.wait(10)
         with db.session() as s:
-            won = queries.claim_period(s, "digest:2026-W20", NOW, worker)
+            won = storage.periodic.claim_period(s, "digest:2026-W20", NOW, worker)
         with lock:
             wins.append(won)
 
@@ -230,18 +234,18 @@ def test_claim_period_concurrently_has_one_winner(db: Database) -> None:
 def test_update_cases_writes_only_at_the_expected_version(db: Database) -> None:
     [case_id] = add_cases(db, 1)
     with db.session() as s:
-        case = queries.get_case(s, case_id)
+        case = storage.cases.get_case(s, case_id)
     moved = Case(**case.model_dump())
     moved.state, moved.version = "overdue", 2
     with db.session() as s:
-        assert queries.update_cases(s, [(moved, 1)]) is True
+        assert storage.cases.update_cases(s, [(moved, 1)]) is True
     stale = Case(**case.model_dump())
     stale.state, stale.version = "report_filed", 2
     with db.session() as s:
-        assert queries.update_cases(s, [(stale, 1)]) is False
+        assert storage.cases.update_cases(s, [(stale, 1)]) is False
         s.rollback()
     with db.session() as s:
-        now = queries.get_case(s, case_id)
+        now = storage.cases.get_case(s, case_id)
     assert (now.state, now.version) == ("overdue", 2)
 
 
@@ -268,17 +272,17 @@ def test_helpers_count_what_they_insert(db: Database) -> None:
     add_cases(db, 4, due=2, later=1)
     with db.session() as s:
         assert s.execute(select(func.count()).select_from(Timer)).scalar_one() == 12
-        assert queries.due_timer_count(s, NOW) == 8
+        assert storage.timers.due_timer_count(s, NOW) == 8
 
 
 def test_update_cases_in_a_batch_reports_one_stale_case(db: Database) -> None:
     first, second = add_cases(db, 2)
     with db.session() as s:
-        a, b = queries.get_case(s, first), queries.get_case(s, second)
+        a, b = storage.cases.get_case(s, first), storage.cases.get_case(s, second)
     a.version, b.version = 2, 2
     with db.session() as s:
-        assert queries.update_cases(s, [(a, 1), (b, 1)]) is True
+        assert storage.cases.update_cases(s, [(a, 1), (b, 1)]) is True
     a.version, b.version = 3, 3
     with db.session() as s:  # a is at version 2 as expected, b is not at 1 any more
-        assert queries.update_cases(s, [(a, 2), (b, 1)]) is False
+        assert storage.cases.update_cases(s, [(a, 2), (b, 1)]) is False
         s.rollback()

@@ -18,7 +18,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from storage import app_secrets, letters, outbox, queries
+import storage.cases
+import storage.decisions
+from storage import app_secrets, letters, outbox
 from storage import digest as stored_digest
 from storage.db import Database
 from storage.models import Event, Unit
@@ -397,10 +399,10 @@ def _unit_cases(
     """Cases (name, state, deadline, unit id) with decision 36/QĐ of 2026-01-05."""
     ids = []
     with db.session() as s:
-        decision = queries.get_or_create_decision(s, "36/QĐ", date(2026, 1, 5), "department")
+        decision = storage.decisions.get_or_create_decision(s, "36/QĐ", date(2026, 1, 5), "department")
         for name, state, deadline, unit_id in specs:
             ids.append(
-                queries.insert_case(
+                storage.cases.insert_case(
                     s,
                     {
                         "workflow": "trip",

@@ -13,9 +13,16 @@ from typing import Any
 
 import pytest
 
+import storage.calendar
+import storage.cases
+import storage.decisions
+import storage.events
+import storage.outbox
+import storage.timers
+import storage.units
 from engine.imports.text import name_key
 from storage import calendar as calendar_store
-from storage import pages, queries
+from storage import pages
 from storage.db import Database
 from storage.models import Unit
 from tests import test_storage_contract
@@ -47,7 +54,7 @@ def seed(db: Database) -> dict[str, int]:
         for name, unit, workflow, state, category, decision, deadline, level in CASES:
             decision_id = None
             if decision:
-                decision_id = queries.get_or_create_decision(s, *decision).id
+                decision_id = storage.decisions.get_or_create_decision(s, *decision).id
             values = {
                 "version": 1,
                 "data": {},
@@ -63,13 +70,13 @@ def seed(db: Database) -> dict[str, int]:
                 "created_at": NOW,
                 "updated_at": NOW,
             }
-            ids[name] = queries.insert_case(s, values)
+            ids[name] = storage.cases.insert_case(s, values)
     return ids
 
 
 def unit_id(db: Database, code: str) -> int:
     with db.session(write=False) as s:
-        found = queries.unit_by_code(s, code)
+        found = storage.units.unit_by_code(s, code)
         assert found is not None
         return found.id
 
@@ -261,7 +268,7 @@ def test_cases_in_state_highest_level_first_and_their_events(db: Database) -> No
         rows = pages.cases_in_state(s, "escalated")
         first = pages.cases_in_state(s, "escalated", limit=1)
     with db.session() as s:
-        queries.insert_events(
+        storage.events.insert_events(
             s,
             [
                 _event(cuong, "escalate", NOW),
@@ -299,7 +306,7 @@ def test_case_page_reads(db: Database) -> None:
     ids = seed(db)
     an, ngo = ids["Nguyễn Văn An"], ids["Dự án Nước sạch"]
     with db.session(write=False) as s:
-        case = queries.get_case(s, an)
+        case = storage.cases.get_case(s, an)
         assert case is not None
         unit = pages.unit(s, case.unit_id)
         decision = pages.decision(s, case.decision_id)
@@ -307,7 +314,7 @@ def test_case_page_reads(db: Database) -> None:
     assert unit is not None and unit.code == "SYT"
     assert decision is not None and (decision.number, decision.year) == ("12/QĐ", 2026)
     with db.session() as s:
-        queries.insert_events(
+        storage.events.insert_events(
             s,
             [_event(an, "file", NOW, n=1), _event(an, "note", NOW), _event(an, "file", NOW, n=2)],
         )
@@ -362,7 +369,7 @@ def _message(key: str, kind: str, status: str, at: datetime) -> dict[str, Any]:
 
 def test_notices_filters_newest_first(db: Database) -> None:
     with db.session() as s:
-        queries.insert_outbox(
+        storage.outbox.insert_outbox(
             s,
             [
                 _message("k1", "reminder", "pending", NOW),
@@ -395,7 +402,7 @@ def test_timers_due_before_with_their_case(db: Database) -> None:
     ids = seed(db)
     an, dung = ids["Nguyễn Văn An"], ids["Trần Thị Bình"]
     with db.session() as s:
-        queries.insert_timers(
+        storage.timers.insert_timers(
             s,
             [
                 {"case_id": an, "kind": "reminder", "level": 1, "fire_at": NOW + timedelta(hours=5), "status": "pending"},
@@ -422,7 +429,7 @@ def test_units_by_code_and_save_updates(db: Database) -> None:
         for code in ("SYT", "BCA", "STC"):
             pages.save_unit(s, Unit(code=code, name=code))
     with db.session() as s:
-        unit = queries.unit_by_code(s, "BCA")
+        unit = storage.units.unit_by_code(s, "BCA")
         assert unit is not None
         unit.name, unit.email = "Công an tỉnh", "ca@example.vn"
         pages.save_unit(s, unit)
@@ -457,6 +464,6 @@ def test_calendar_days_add_change_list_remove(db: Database) -> None:
         assert calendar_store.remove_day(s, date(2026, 4, 30)) is False
     with db.session(write=False) as s:
         assert [d.day for d in calendar_store.days_in_year(s, 2026)] == [date(2026, 5, 2)]
-        closures, working = queries.calendar_overlay(s)
+        closures, working = storage.calendar.calendar_overlay(s)
     assert sorted(closures) == [date(2025, 12, 31), date(2026, 5, 2), date(2027, 1, 1)]
     assert working == []

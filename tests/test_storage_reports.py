@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import storage.cases
+import storage.decisions
+import storage.events
 from engine.reports import Period, compliance
-from storage import queries
 from storage import reports as store
 from storage.db import Database, Session
 from storage.models import Unit
@@ -70,10 +72,10 @@ def case(
         **fields,
     }
     if decision is not None:
-        values["decision_id"] = queries.get_or_create_decision(s, *decision).id
-    row = queries.new_case_values(values)
+        values["decision_id"] = storage.decisions.get_or_create_decision(s, *decision).id
+    row = storage.cases.new_case_values(values)
     del row["id"]  # the database numbers it
-    return queries.insert_case(s, row)
+    return storage.cases.insert_case(s, row)
 
 
 def history(s: Session, case_id: int, *entries: tuple[Any, ...]) -> None:
@@ -93,7 +95,7 @@ def history(s: Session, case_id: int, *entries: tuple[Any, ...]) -> None:
                 "data": data[0] if data else {},
             }
         )
-    queries.insert_events(s, rows)
+    storage.events.insert_events(s, rows)
 
 
 def trips(s: Session, until: datetime, **kw: Any) -> list[store.TripRow]:

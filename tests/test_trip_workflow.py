@@ -8,10 +8,13 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
+import storage.cases
+import storage.events
+import storage.outbox
+import storage.timers
 from engine.app import App
 from kernel.clock import ManualClock
 from kernel.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
-from storage import queries
 from storage.models import Event, OutboxMessage, Timer
 from tests.conftest import add_trip, add_unit
 from workflows.trip import WORKFLOW
@@ -68,7 +71,7 @@ def _fire(app: App, case_id: int, event: str, reason: str | None = None, **param
 
 def _snapshot(app: App, case_id: int) -> tuple:
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
+        case = storage.cases.get_case(session, case_id)
         events = session.execute(select(func.count()).select_from(Event)).scalar()
         timers = session.execute(
             select(Timer.kind, Timer.status, Timer.fire_at).where(Timer.case_id == case_id)
@@ -85,7 +88,7 @@ STABLE_STATES = [s for s in WORKFLOW.states if s != "returned"]  # returned is t
 def test_transition_matrix(app: App, clock: ManualClock, state: str, event: str) -> None:
     case_id = _to_state(app, clock, state)
     with app.db.session(write=False) as session:
-        assert queries.get_case(session, case_id).state == state
+        assert storage.cases.get_case(session, case_id).state == state
     transition = WORKFLOW.transition(event, state)
     params = dict(EVENT_PARAMS[event])
     reason = params.pop("reason", None)
@@ -104,8 +107,8 @@ def test_transition_matrix(app: App, clock: ManualClock, state: str, event: str)
         return
     _fire(app, case_id, event, reason=reason, **params)
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        history = queries.case_events(session, case_id)
+        case = storage.cases.get_case(session, case_id)
+        history = storage.events.case_events(session, case_id)
     expected = WORKFLOW.auto.get(transition.dest)
     landed = WORKFLOW.transition(expected, transition.dest).dest if expected else transition.dest
     assert case.state == landed
@@ -132,13 +135,13 @@ def test_guard_refuses_return_before_departure(app: App, clock: ManualClock) -> 
 def test_timers_fall_on_the_legal_instants(app: App, clock: ManualClock) -> None:
     case_id = add_trip(app)
     with app.db.session(write=False) as session:
-        [depart] = queries.pending_timers(session, case_id)
+        [depart] = storage.timers.pending_timers(session, case_id)
     assert (depart.kind, depart.fire_at) == ("depart", DEPART)
     clock.set(RETURN)
     app.engine.sweep()
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        timers = [(t.kind, t.level, t.fire_at) for t in queries.pending_timers(session, case_id)]
+        case = storage.cases.get_case(session, case_id)
+        timers = [(t.kind, t.level, t.fire_at) for t in storage.timers.pending_timers(session, case_id)]
     assert case.state == "report_due" and case.deadline == date(2021, 9, 21)
     assert timers == [
         ("reminder", 1, datetime(2021, 9, 14, 0, 30)),  # 14/9 07:30 local, 5 working days before
@@ -154,8 +157,8 @@ def test_lifecycle_overdue_escalations_then_late_filing(app: App, clock: ManualC
         report = app.engine.sweep()
         assert report.fired >= 1
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        history = [(e.event, e.to_state, e.at) for e in queries.case_events(session, case_id)]
+        case = storage.cases.get_case(session, case_id)
+        history = [(e.event, e.to_state, e.at) for e in storage.events.case_events(session, case_id)]
     assert case.state == "escalated" and case.escalation_level == 2
     assert ("deadline_passed", "overdue", OVERDUE) in history
     assert ("escalate", "escalated", LEVEL1) in history
@@ -163,8 +166,8 @@ def test_lifecycle_overdue_escalations_then_late_filing(app: App, clock: ManualC
     clock.set(datetime(2021, 10, 20, 3, 0))
     _fire(app, case_id, "file")
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        assert queries.pending_timers(session, case_id) == []
+        case = storage.cases.get_case(session, case_id)
+        assert storage.timers.pending_timers(session, case_id) == []
     assert case.state == "report_filed" and case.filed_late is True
     assert case.report_filed_on == date(2021, 10, 20)
 
@@ -185,10 +188,10 @@ def test_catch_up_after_downtime_sends_only_the_current_notice(app: App, clock: 
     clock.set(datetime(2021, 10, 1, 3, 0))  # down since August: past both reminders and overdue
     app.engine.sweep()
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        kinds = [m.kind for m in queries.outbox_for_case(session, case_id)]
-        skipped = [e for e in queries.case_events(session, case_id) if e.event == "notice_skipped"]
-        events = [e.event for e in queries.case_events(session, case_id)]
+        case = storage.cases.get_case(session, case_id)
+        kinds = [m.kind for m in storage.outbox.outbox_for_case(session, case_id)]
+        skipped = [e for e in storage.events.case_events(session, case_id) if e.event == "notice_skipped"]
+        events = [e.event for e in storage.events.case_events(session, case_id)]
     assert case.state == "escalated" and case.escalation_level == 1
     assert kinds == ["approval_notice", "escalation"]
     assert sorted(e.data["notice"] for e in skipped) == ["reminder", "reminder", "urging_letter"]
@@ -201,13 +204,13 @@ def test_reject_sets_a_new_deadline_and_extend_rearms(app: App, clock: ManualClo
     clock.set(datetime(2021, 9, 10, 3, 0))
     _fire(app, case_id, "reject", reason="Báo cáo sơ sài")
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        rejected = [m for m in queries.outbox_for_case(session, case_id) if m.kind == "rejected"]
+        case = storage.cases.get_case(session, case_id)
+        rejected = [m for m in storage.outbox.outbox_for_case(session, case_id) if m.kind == "rejected"]
     assert case.state == "report_due" and case.deadline == date(2021, 9, 17)
     assert rejected and rejected[0].context["reason"] == "Báo cáo sơ sài"
     _fire(app, case_id, "extend", reason="Gia hạn", until=date(2021, 10, 1))
     with app.db.session(write=False) as session:
-        timers = queries.pending_timers(session, case_id)
+        timers = storage.timers.pending_timers(session, case_id)
     assert [t.fire_at for t in timers if t.kind == "deadline"] == [datetime(2021, 10, 1, 17, 0)]
 
 
@@ -227,9 +230,9 @@ def test_correction_moves_deadline_and_timers(app: App, clock: ManualClock) -> N
             reason="re-import",
         )
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        [update] = [e for e in queries.case_events(session, case_id) if e.event == "update"]
-        deadline_timer = [t for t in queries.pending_timers(session, case_id) if t.kind == "deadline"]
+        case = storage.cases.get_case(session, case_id)
+        [update] = [e for e in storage.events.case_events(session, case_id) if e.event == "update"]
+        deadline_timer = [t for t in storage.timers.pending_timers(session, case_id) if t.kind == "deadline"]
     assert case.deadline == date(2021, 8, 25)
     assert update.data["changes"]["deadline"] == ["2021-08-16", "2021-08-25"]
     assert deadline_timer[0].fire_at == datetime(2021, 8, 25, 17, 0)
@@ -250,8 +253,8 @@ def test_correction_into_the_past_catches_the_case_up(app: App, clock: ManualClo
             session, case_id, {"actual_return": date(2021, 8, 10)}, actor="import", reason="sửa"
         )
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        events = [(e.event, e.at) for e in queries.case_events(session, case_id)]
+        case = storage.cases.get_case(session, case_id)
+        events = [(e.event, e.at) for e in storage.events.case_events(session, case_id)]
     # 25/8 + 5 working days (2–3/9 are holidays) = 1/9: escalated by 10/9
     assert case.state == "escalated" and case.deadline == date(2021, 8, 25)
     assert ("deadline_passed", datetime(2021, 8, 25, 17, 0)) in events
@@ -260,7 +263,7 @@ def test_correction_into_the_past_catches_the_case_up(app: App, clock: ManualClo
         app.engine.update_fields(session, case_id, {"actual_return": date(2021, 8, 10)},
                                  actor="import")
     with app.db.session(write=False) as session:
-        assert len(queries.case_events(session, case_id)) == len(events)
+        assert len(storage.events.case_events(session, case_id)) == len(events)
 
 
 def test_a_closure_added_as_data_reaches_the_next_sweep(app: App, clock: ManualClock) -> None:
@@ -273,7 +276,7 @@ def test_a_closure_added_as_data_reaches_the_next_sweep(app: App, clock: ManualC
     clock.set(RETURN)
     app.engine.sweep()
     with app.db.session(write=False) as session:
-        assert queries.get_case(session, case_id).deadline == date(2021, 9, 22)
+        assert storage.cases.get_case(session, case_id).deadline == date(2021, 9, 22)
 
 
 def test_correction_that_puts_the_deadline_ahead_reopens_a_late_case(
@@ -286,9 +289,9 @@ def test_correction_that_puts_the_deadline_ahead_reopens_a_late_case(
         app.engine.update_fields(session, case_id, {"actual_return": date(2021, 9, 20)},
                                  actor="import", reason="ngày về đúng là 20/9")
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        events = [e.event for e in queries.case_events(session, case_id)]
-        timers = [t.kind for t in queries.pending_timers(session, case_id)]
+        case = storage.cases.get_case(session, case_id)
+        events = [e.event for e in storage.events.case_events(session, case_id)]
+        timers = [t.kind for t in storage.timers.pending_timers(session, case_id)]
     assert case.state == "report_due" and case.deadline == date(2021, 10, 5)
     assert events[-2:] == ["update", "reopen"] and "deadline" in timers
 
@@ -303,13 +306,13 @@ def test_departure_and_return_recorded_by_hand_rearm_the_timers(
     clock.set(datetime(2021, 10, 20, 1, 0))
     case_id = add_trip(app, planned_return=date(2021, 12, 31))  # came back early
     with app.db.session(write=False) as session:
-        assert queries.get_case(session, case_id).state == "approved"
-        assert not queries.pending_timers(session, case_id)
+        assert storage.cases.get_case(session, case_id).state == "approved"
+        assert not storage.timers.pending_timers(session, case_id)
     _fire(app, case_id, "depart", on=date(2021, 8, 30))
     _fire(app, case_id, "return", on=date(2021, 9, 6))
     with app.db.session(write=False) as session:
-        case = queries.get_case(session, case_id)
-        history = [(e.event, e.at) for e in queries.case_events(session, case_id)
+        case = storage.cases.get_case(session, case_id)
+        history = [(e.event, e.at) for e in storage.events.case_events(session, case_id)
                    if e.to_state and e.event != "create"]  # created (wrongly) on 20/10
     assert (case.state, case.escalation_level, case.deadline) == ("escalated", 2, date(2021, 9, 21))
     assert history == [

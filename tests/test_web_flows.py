@@ -17,12 +17,13 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+import storage.decisions
+import storage.units
 from cli.wiring import open_app
 from engine.app import App
 from engine.imports.text import name_key
 from kernel.clock import ManualClock
 from notifications import links
-from storage import queries as store
 from storage.models import Attachment, Case, Event, User
 from tests.conftest import add_unit, make_config
 from web import users
@@ -66,7 +67,7 @@ def trip(app: App, unit: Any, name: str = "Nguyễn Văn An", decision: str = "3
          back: date = date(2021, 7, 20)) -> int:
     """A trip decided on 20/06/2021 and back on ``back`` (default: report due 04/08)."""
     with app.db.session() as s:
-        dec = store.get_or_create_decision(s, decision, date(2021, 6, 20), "department")
+        dec = storage.decisions.get_or_create_decision(s, decision, date(2021, 6, 20), "department")
         case = app.engine.create_case(
             s, "trip",
             {"decision_id": dec.id, "unit_id": unit.id, "name": name, "name_key": name_key(name),
@@ -337,7 +338,7 @@ def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
                           files={"file": ("units.csv", units, "text/csv")})
     assert checked.status_code == 200 and "Sở Công Thương" in checked.text
     with site["app"].db.session(write=False) as s:
-        assert store.unit_by_code(s, "SCT") is None  # checking writes nothing
+        assert storage.units.unit_by_code(s, "SCT") is None  # checking writes nothing
     import_token = re.search(r'name="token" value="([^"]+)"', checked.text).group(1)
     # another session cannot confirm this upload
     admin = client_for(site, "admin@snv.vn")
@@ -348,7 +349,7 @@ def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
                                         "token": import_token, "confirm": "1"})
     assert done.status_code == 303
     with site["app"].db.session(write=False) as s:
-        assert store.unit_by_code(s, "SCT").name == "Sở Công Thương"
+        assert storage.units.unit_by_code(s, "SCT").name == "Sở Công Thương"
 
 
 def test_demo_accounts(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

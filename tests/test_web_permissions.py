@@ -17,11 +17,11 @@ import httpx
 import pytest
 from sqlmodel import select
 
+import storage.decisions
 from cli.wiring import open_app
 from engine.app import App
 from engine.imports.text import name_key
 from kernel.clock import ManualClock
-from storage import queries as store
 from storage.models import Attachment, Case, Event, OutboxMessage
 from tests.conftest import add_unit, make_config
 from web import services, users
@@ -40,7 +40,7 @@ def _trip(app: App, unit: Any, name: str, decision: str) -> int:
     """A trip decided on 20/06/2021, back on 20/07/2021: on 01/08/2021 its report is
     due (deadline 04/08/2021)."""
     with app.db.session() as s:
-        dec = store.get_or_create_decision(s, decision, date(2021, 6, 20), "department")
+        dec = storage.decisions.get_or_create_decision(s, decision, date(2021, 6, 20), "department")
         case = app.engine.create_case(
             s, "trip",
             {"decision_id": dec.id, "unit_id": unit.id, "name": name, "name_key": name_key(name),

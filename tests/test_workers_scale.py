@@ -35,10 +35,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, insert, select, text
 
+import storage.outbox
+import storage.timers
 from kernel.clock import to_local
 from kernel.settings import load_config
 from notifications.smtp import RECORD_EVERY
-from storage import queries
 from storage.db import Database
 from storage.models import Case, Unit
 from tests.pg import pg_schema, require_pg, schema_url
@@ -231,7 +232,7 @@ def seed(url: str, size: Sizes) -> Database:
                     {"case_id": case_id, "kind": "deadline", "level": 1, "fire_at": LATER,
                      "status": "pending"}
                 )
-        queries.insert_timers(s, timers)
+        storage.timers.insert_timers(s, timers)
     return db
 
 
@@ -243,8 +244,8 @@ def wait_done(run: Run, db: Database, smtp: SmtpServer, size: Sizes, timeout: fl
         if during is not None:
             during()
         with db.session(write=False) as s:
-            due = queries.due_timer_count(s, BASE + timedelta(days=1))
-            status = queries.outbox_status_counts(s)
+            due = storage.timers.due_timer_count(s, BASE + timedelta(days=1))
+            status = storage.outbox.outbox_status_counts(s)
         waiting = status.get("pending", 0) + status.get("sending", 0)
         received = len(smtp.message_ids())
         if due == 0 and waiting == 0 and received >= size.notices:
@@ -468,7 +469,7 @@ def test_seed_writes_what_the_scenarios_count(tmp_path: Path) -> None:
     db = seed(f"sqlite:///{tmp_path / 'seed.db'}", Sizes(timers=7, notices=3))
     try:
         with db.session(write=False) as s:
-            assert queries.due_timer_count(s, BASE) == 7
-            assert queries.due_timer_count(s, LATER) == 10
+            assert storage.timers.due_timer_count(s, BASE) == 7
+            assert storage.timers.due_timer_count(s, LATER) == 10
     finally:
         db.dispose()

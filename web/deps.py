@@ -18,9 +18,10 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+import storage.cases
 from engine.imports.text import name_key
 from kernel.errors import CsrfFailed, Forbidden, LoginRequired, NotFound
-from storage import pages, queries
+from storage import pages
 from storage import users as user_store
 from storage.models import Case, User
 from web import i18n
@@ -109,7 +110,7 @@ async def check_csrf(request: Request) -> None:
 def case_for(request: Request, principal: Principal, case_id: int) -> Case:
     """The case, if this principal may see it; 404 otherwise (never 403: no leak)."""
     with theodoi(request).db.session(write=False) as s:
-        case = queries.get_case(s, case_id)
+        case = storage.cases.get_case(s, case_id)
     if case is None or not may_see(principal, case):
         raise NotFound()
     return case

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import storage.units
 from kernel.errors import InvalidInput, NotFound
-from storage import queries
 from storage import users as user_store
 from storage.db import Session
 from storage.models import User
@@ -50,7 +50,7 @@ def add_user(
     if role == "unit":
         if not unit_code:
             raise InvalidInput("unit", "a unit user needs --unit CODE")
-        unit = queries.unit_by_code(session, unit_code)
+        unit = storage.units.unit_by_code(session, unit_code)
         if unit is None:
             raise InvalidInput("unit", f"unknown unit '{unit_code}' (add it: theodoi unit add)")
         unit_id = unit.id

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import storage.units
 from engine.app import App
 from engine.imports.columns import TRIP_COLUMNS, UNIT_COLUMNS, Column
 from engine.imports.problems import ImportRefused, Problem
@@ -23,7 +24,6 @@ from engine.imports.trips import UnitIndex, parse_trips
 from engine.imports.units import parse_units
 from engine.imports.writer import Progress, TripWriter, WriteResult, write_units
 from kernel.clock import local_date
-from storage import queries
 from storage.db import Session
 
 __all__ = [
@@ -116,7 +116,7 @@ def _units(app: App, session: Session, table: Table, options: ImportOptions) -> 
 
 
 def _trips(app: App, session: Session, table: Table, options: ImportOptions) -> WriteResult:
-    index = UnitIndex((u.id, u.code, u.name) for u in queries.units_by_id(session).values())
+    index = UnitIndex((u.id, u.code, u.name) for u in storage.units.units_by_id(session).values())
     today = local_date(app.clock.now(), app.config.organisation.tz)
     rows, problems = parse_trips(table, index, today)
     if problems:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import storage.cases
+import storage.units
 from engine.app import App
 from engine.creation import open_agreement
 from engine.imports import ImportOptions, ImportRefused, register_kind
@@ -24,7 +26,6 @@ from engine.imports.writer import RowResult, WriteResult
 from kernel.calendar import Duration
 from kernel.errors import InvalidInput
 from kernel.text import name_key
-from storage import queries
 from storage.db import Session
 
 AGREEMENT_COLUMNS: tuple[Column, ...] = (
@@ -104,12 +105,12 @@ def _changes(case: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _handler(app: App, session: Session, table: Table, options: ImportOptions) -> WriteResult:
-    index = UnitIndex((u.id, u.code, u.name) for u in queries.units_by_id(session).values())
+    index = UnitIndex((u.id, u.code, u.name) for u in storage.units.units_by_id(session).values())
     rows, problems = parse_agreements(table, index)
     if problems:
         raise ImportRefused(problems)
     result = WriteResult()
-    existing = {c.name_key: c for c in queries.find_cases(session, workflow="agreement")}
+    existing = {c.name_key: c for c in storage.cases.find_cases(session, workflow="agreement")}
     for number, values in rows:
         label = f"{values['reference']}: {values['title']}"
         case = existing.get(name_key(values["reference"]))

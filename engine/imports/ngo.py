@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import storage.cases
+import storage.units
 from engine.app import App
 from engine.creation import open_ngo_project
 from engine.imports import ImportOptions, ImportRefused, register_kind
@@ -30,7 +32,6 @@ from engine.imports.units import RowReader
 from engine.imports.writer import RowResult, WriteResult
 from kernel.clock import local_date
 from kernel.text import name_key
-from storage import queries
 from storage.db import Session
 
 NGO_COLUMNS: tuple[Column, ...] = (
@@ -149,7 +150,7 @@ def write_projects(
     app: App, session: Session, rows: list[ProjectRow], options: ImportOptions
 ) -> WriteResult:
     result = WriteResult()
-    existing = {c.name_key: c for c in queries.find_cases(session, workflow="ngo_project")}
+    existing = {c.name_key: c for c in storage.cases.find_cases(session, workflow="ngo_project")}
     for row in rows:
         values = dict(row.values)
         label = f"{values['project_code']}: {values['name']}"
@@ -204,7 +205,7 @@ def _file_open_reports(
     app: App, session: Session, project_id: int, filings: dict[str, str], options: ImportOptions
 ) -> None:
     """Filings for reports already open: recorded now, dated as the file says."""
-    for child in queries.find_cases(session, parent_id=project_id):
+    for child in storage.cases.find_cases(session, parent_id=project_id):
         day = filings.get(child.data.get("key"))
         phase = app.registry[child.workflow].workflow.phase(child.state)
         if day and phase in ("due", "late"):
@@ -220,7 +221,7 @@ def _file_open_reports(
 
 
 def _handler(app: App, session: Session, table: Table, options: ImportOptions) -> WriteResult:
-    index = UnitIndex((u.id, u.code, u.name) for u in queries.units_by_id(session).values())
+    index = UnitIndex((u.id, u.code, u.name) for u in storage.units.units_by_id(session).values())
     today = local_date(app.clock.now(), app.config.organisation.tz)
     rows, problems = parse_projects(table, index, today)
     if problems:

@@ -33,13 +33,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+import storage.cases
+import storage.timers
+import storage.units
 from engine.app import App
 from engine.creation import Traveller, trip_fields, trip_spec
 from engine.imports.trips import TripRow
 from engine.imports.units import UnitRow
 from engine.runtime import CaseSpec, Engine
 from kernel.clock import ManualClock, from_local
-from storage import decisions, queries
+from storage import decisions
 from storage.db import Session
 from storage.models import Case, Decision
 
@@ -84,7 +87,7 @@ class WriteResult:
 
 def write_units(session: Session, rows: Sequence[UnitRow]) -> WriteResult:
     result = WriteResult()
-    existing = {u.code.lower(): u for u in queries.units_by_id(session).values()}
+    existing = {u.code.lower(): u for u in storage.units.units_by_id(session).values()}
     for row in rows:
         unit = existing.get(row.code.lower())
         values = {
@@ -152,7 +155,7 @@ class TripWriter:
             self._decisions[r.decision_key].id for r in rows if r.decision_key in self._decisions
         }
         by_id = {d.id: d for d in self._decisions.values()}
-        for case in queries.cases_under_decisions(self.session, "trip", wanted):
+        for case in storage.cases.cases_under_decisions(self.session, "trip", wanted):
             decision = by_id[case.decision_id]
             self._cases[(decision.number, decision.year, case.name_key)] = case
 
@@ -353,7 +356,7 @@ class TripWriter:
         """
         wf = self.app.registry[case.workflow].workflow
         rules = self.app.engine.rules(case.workflow)
-        pending = {(t.kind, t.fire_at) for t in queries.pending_timers(self.session, case.id)}
+        pending = {(t.kind, t.fire_at) for t in storage.timers.pending_timers(self.session, case.id)}
         passed = sorted(
             (at, level, rule)
             for rule in wf.timers_for(case.state)

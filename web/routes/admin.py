@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+import storage.units
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
 from storage import calendar as calendar_store
 from storage import pages
-from storage import queries as store
 from storage import users as user_store
 from storage.models import Unit
 from web import i18n, services, users
@@ -107,7 +107,7 @@ async def unit_save(request: Request, principal: Principal = Depends(admin_only)
             rows = pages.units(s)
         return render(request, "units.html", {"rows": rows, "error": problem}, status=400)
     with app.db.session() as s:
-        unit = store.unit_by_code(s, code) or Unit(code=code, name=name)
+        unit = storage.units.unit_by_code(s, code) or Unit(code=code, name=name)
         unit.name, unit.email, unit.head_email = name, email, head
         pages.save_unit(s, unit)
     flash(request, i18n.gettext("saved", language(request)))

@@ -13,11 +13,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+import storage.cases
+import storage.events
+import storage.units
 from engine import reports
 from kernel.clock import local_date
 from kernel.errors import Forbidden, LoginRequired, NotFound
 from storage import pages
-from storage import queries as store
 from storage.models import Case
 from web.deps import READERS, ROLES, Principal, case_filter, may_see, theodoi
 from web.users import user_for_token
@@ -127,7 +129,7 @@ def list_cases(
     with app.db.session(write=False) as s:
         unit_id = None
         if unit:
-            found = store.unit_by_code(s, unit)
+            found = storage.units.unit_by_code(s, unit)
             unit_id = found.id if found else -1
         flt = case_filter(
             request,
@@ -151,7 +153,7 @@ def list_cases(
 
 def _visible_case(request: Request, principal: Principal, case_id: int) -> Case:
     with theodoi(request).db.session(write=False) as s:
-        case = store.get_case(s, case_id)
+        case = storage.cases.get_case(s, case_id)
     if case is None or not may_see(principal, case):
         raise NotFound()
     return case
@@ -183,7 +185,7 @@ def get_events(
 ) -> list[EventOut]:
     case = _visible_case(request, principal, case_id)
     with theodoi(request).db.session(write=False) as s:
-        events = store.case_events(s, case.id)
+        events = storage.events.case_events(s, case.id)
     return [EventOut(**e.model_dump()) for e in events]
 
 

@@ -12,12 +12,15 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+import storage.events
+import storage.outbox
+import storage.timers
+import storage.units
 from engine import export
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, TheodoiError
 from notifications.countries import country_names
 from storage import pages
-from storage import queries as store
 from web import i18n, services
 from web.deps import (
     READERS,
@@ -65,7 +68,7 @@ def filter_from(request: Request, principal: Principal) -> pages.CaseFilter:
     unit_id = None
     if p.get("unit"):
         with theodoi(request).db.session(write=False) as s:
-            unit = store.unit_by_code(s, p["unit"])
+            unit = storage.units.unit_by_code(s, p["unit"])
         unit_id = unit.id if unit else -1
     return case_filter(
         request,
@@ -213,9 +216,9 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
     with app.db.session(write=False) as s:
         unit = pages.unit(s, case.unit_id)
         decision = pages.decision(s, case.decision_id)
-        events = store.case_events(s, case.id)
-        notices = store.outbox_for_case(s, case.id)
-        timers = store.pending_timers(s, case.id)
+        events = storage.events.case_events(s, case.id)
+        notices = storage.outbox.outbox_for_case(s, case.id)
+        timers = storage.timers.pending_timers(s, case.id)
         files = pages.attachments(s, case.id)
         sections = services.latest_sections(s, case.id)
     return {

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+import storage.cases
 from notifications import links
-from storage import queries
 from web import i18n
 from web.deps import Principal, check_csrf, language, render, theodoi
 from web.routes.unit import show_report_form, submit_report
@@ -25,7 +25,7 @@ def link_principal(request: Request, token: str) -> Principal | None:
     except links.InvalidLink:
         return None
     with app.db.session(write=False) as s:
-        case = queries.get_case(s, case_id)
+        case = storage.cases.get_case(s, case_id)
     if case is None:
         return None
     return Principal(None, f"link:{case_id}", "unit", case.unit_id, case_id=case_id)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+import storage.outbox
 from kernel.clock import end_of_day, local_date
 from kernel.errors import NotFound, TheodoiError
 from notifications import approval
@@ -16,7 +17,6 @@ from notifications.context import notice_context
 from notifications.render import Renderer
 from notifications.store import OutboxStateError
 from storage import pages
-from storage import queries as store
 from storage.models import OutboxMessage
 from web import i18n
 from web.deps import (
@@ -46,7 +46,7 @@ def notice_list(
     app = theodoi(request)
     with app.db.session(write=False) as s:
         rows = pages.notices(s, status=status or None, kind=kind or None, limit=300)
-        counts = store.outbox_status_counts(s)
+        counts = storage.outbox.outbox_status_counts(s)
         kinds = pages.notice_kinds(s)
     context = {
         "rows": rows,
