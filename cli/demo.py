@@ -10,9 +10,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.app import App
-from engine.imports.text import name_key
 from engine.runtime import Engine
 from kernel.clock import ManualClock, from_local, local_date
+from kernel.text import name_key
 from storage import queries
 from storage.models import Unit
 

@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.reports import extra_keys
-from notifications.countries import country_names
+from kernel.countries import country_names
 
 STATE_VI = {
     "approved": "Đã duyệt",

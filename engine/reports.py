@@ -36,7 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kernel import clock
-from notifications.countries import country_name
+from kernel.countries import country_name
 from storage import reports as report_store
 from storage.db import Session
 

@@ -18,8 +18,8 @@ import pytest
 from sqlmodel import select
 
 from cli.wiring import open_app
-from engine.imports.text import name_key
 from kernel.clock import ManualClock
+from kernel.text import name_key
 from storage import queries as store
 from storage.models import Case
 from tests.conftest import REPO, add_unit, make_config

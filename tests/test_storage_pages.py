@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from engine.imports.text import name_key
+from kernel.text import name_key
 from storage import calendar as calendar_store
 from storage import pages, queries
 from storage.db import Database

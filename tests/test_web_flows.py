@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from cli.wiring import open_app
 from engine.app import App
-from engine.imports.text import name_key
 from kernel.clock import ManualClock
+from kernel.text import name_key
 from notifications import links
 from storage import queries as store
 from storage.models import Attachment, Case, Event, User

@@ -19,8 +19,8 @@ from sqlmodel import select
 
 from cli.wiring import open_app
 from engine.app import App
-from engine.imports.text import name_key
 from kernel.clock import ManualClock
+from kernel.text import name_key
 from storage import queries as store
 from storage.models import Attachment, Case, Event, OutboxMessage
 from tests.conftest import add_unit, make_config

@@ -18,8 +18,8 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from engine.imports.text import name_key
 from kernel.errors import CsrfFailed, Forbidden, LoginRequired, NotFound
+from kernel.text import name_key
 from storage import pages, queries
 from storage import users as user_store
 from storage.models import Case, User

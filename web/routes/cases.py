@@ -14,8 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from engine import export
 from kernel.clock import local_date
+from kernel.countries import country_names
 from kernel.errors import InvalidInput, TheodoiError
-from notifications.countries import country_names
 from storage import pages
 from storage import queries as store
 from web import i18n, services
