@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine import export
 from kernel.clock import local_date
 from kernel.countries import country_names
+from kernel.dates import optional_date, parse_date
 from kernel.errors import InvalidInput, TheodoiError
 from storage import pages
 from storage import queries as store
@@ -33,6 +34,8 @@ from web.deps import (
     require,
     theodoi,
 )
+from workflows.decision import ISSUER
+from workflows.trip import CATEGORY, PURPOSE
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,7 +58,7 @@ SYSTEM_EVENTS = frozenset(
 
 def _optional_day(value: str | None) -> date | None:
     try:
-        return services.parse_day(value, "date", required=False)
+        return optional_date(value, "date")
     except InvalidInput:
         return None
 
@@ -96,9 +99,9 @@ def _choices(request: Request) -> dict[str, Any]:
         "workflows": app.registry.names(),
         "states": states,
         "units": units,
-        "categories": services.CATEGORIES,
-        "issuers": services.ISSUERS,
-        "purposes": services.PURPOSES,
+        "categories": CATEGORY.values,
+        "issuers": ISSUER.values,
+        "purposes": PURPOSE.values,
         "sorts": tuple(pages.SORTS),
     }
 
@@ -300,9 +303,9 @@ async def case_event(
     try:
         params: dict[str, Any] = {}
         if form.get("on"):
-            params["on"] = services.parse_day(str(form["on"]), "on")
+            params["on"] = parse_date(str(form["on"]), "on")
         if form.get("until"):
-            params["until"] = services.parse_day(str(form["until"]), "until")
+            params["until"] = parse_date(str(form["until"]), "until")
         if event == "file":
             upload = form.get("file")
             content = await upload.read(_max_bytes(app) + 1) if hasattr(upload, "read") else b""
