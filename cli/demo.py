@@ -13,9 +13,9 @@ import storage.cases
 import storage.decisions
 import storage.units
 from engine.app import App
-from engine.imports.text import name_key
 from engine.runtime import Engine
 from kernel.clock import ManualClock, from_local, local_date
+from kernel.text import name_key
 from storage.models import Unit
 
 UNITS = (

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime, time
 from functools import wraps
 from typing import Annotated, Any
 
-import pycountry
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -36,11 +35,15 @@ from engine.app import App
 from engine.creation import Traveller
 from engine.cycle import run_cycle
 from kernel.clock import Clock, ManualClock, from_local, to_local
+from kernel.countries import country_names, parse_countries
+from kernel.dates import parse_date
 from kernel.errors import ConfigError, InvalidInput, StorageError, TheodoiError
 from kernel.settings import Config, load_config
 from notifications.smtp import deliver_due
 from storage import decisions
 from workflows import catalog
+from workflows.decision import ISSUER
+from workflows.trip import CATEGORY, PURPOSE
 
 app = typer.Typer(
     name="theodoi",
@@ -128,22 +131,13 @@ def fail(exc: TheodoiError) -> None:
     raise typer.Exit(2) from None
 
 
-def parse_date(text: str, field: str) -> date:
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text.strip(), fmt).date()
-        except ValueError:
-            continue
-    raise InvalidInput(field, f"'{text}' is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
-
-
 def parse_instant(text: str, field: str, config: Config) -> datetime:
     """A local date or date-time (organisation's zone) as a naive UTC instant."""
     tz = config.organisation.tz
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        day = parse_date(text, field)
+        day = parse_date(text, field)  # 23/11/2021 and the other forms of a day
         return from_local(day, time(0, 0), tz)
     if value.tzinfo is None:
         return from_local(value.date(), value.time(), tz)
@@ -154,21 +148,6 @@ def local(instant: datetime | None, config: Config) -> str:
     if instant is None:
         return ""
     return to_local(instant, config.organisation.tz).strftime("%Y-%m-%d %H:%M")
-
-
-def parse_countries(text: str) -> str:
-    codes = []
-    for part in text.replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        country = pycountry.countries.get(alpha_2=part.upper())
-        if country is None:
-            raise InvalidInput("destination", f"'{part}' is not an ISO 3166 two-letter code")
-        codes.append(country.alpha_2)
-    if not codes:
-        raise InvalidInput("destination", "at least one country is needed")
-    return ",".join(codes)
 
 
 def choice(value: str, allowed: tuple[str, ...], field: str) -> str:
@@ -226,16 +205,18 @@ def unit_list(config: ConfigOpt = None) -> None:
 @cli_errors
 def trip_add(
     decision: Annotated[str, typer.Option(help="Decision number, e.g. 36/QĐ-SNgV.")],
-    decision_date: Annotated[str, typer.Option(help="Decision date.")],
-    issuer: Annotated[str, typer.Option(help="province (UBND tỉnh) or department (Sở).")],
+    decision_date: Annotated[str, typer.Option(help="Decision date (dd/mm/yyyy or ISO).")],
+    issuer: Annotated[str, typer.Option(help=f"{ISSUER.vi}: {ISSUER.allowed()}.")],
     name: Annotated[str, typer.Option(help="The traveller's full name.")],
     unit: Annotated[str, typer.Option(help="Unit code.")],
-    category: Annotated[str, typer.Option(help="standing_committee or unit.")],
-    destination: Annotated[str, typer.Option(help="ISO2 codes, comma-separated.")],
+    category: Annotated[str, typer.Option(help=f"{CATEGORY.vi}: {CATEGORY.allowed()}.")],
+    destination: Annotated[
+        str, typer.Option(help="Countries: ISO codes or names (Lào, Nhật Bản), comma-separated.")
+    ],
     depart: Annotated[str, typer.Option(help="Planned departure date.")],
     return_: Annotated[str, typer.Option("--return", help="Planned return date.")],
     position: Annotated[str | None, typer.Option(help="Position (chức vụ).")] = None,
-    purpose: Annotated[str, typer.Option(help="official or private.")] = "official",
+    purpose: Annotated[str, typer.Option(help=f"{PURPOSE.vi}: {PURPOSE.allowed()}.")] = "official",
     email: Annotated[str | None, typer.Option(help="The traveller's address (cc).")] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -244,13 +225,13 @@ def trip_add(
     The trip is opened as of its decision day and caught up to now, as an import
     opens it: a trip entered after its dates lands in report_due, overdue or
     escalated, and gets only the notice that fits it now."""
-    choice(issuer, ("province", "department"), "issuer")
-    choice(category, ("standing_committee", "unit"), "category")
-    choice(purpose, ("official", "private"), "purpose")
+    issuer = creation.term(ISSUER, issuer)
+    category = creation.term(CATEGORY, category)
+    purpose = creation.term(PURPOSE, purpose)
     decided_on = parse_date(decision_date, "decision-date")
     departure = parse_date(depart, "depart")
     arrival = parse_date(return_, "return")
-    destinations = parse_countries(destination)
+    destinations = ",".join(parse_countries(destination, "destination"))
     with open_app(config) as application, application.db.session() as session:
         traveller = Traveller(
             name=name,
@@ -447,6 +428,8 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
             typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
             return
         out.print(f"[bold]case {case.id}[/] {case.workflow} — {case.name} — [bold]{case.state}[/]")
+        if case.destinations:
+            out.print(f"  destinations: {country_names(case.destinations)}")
         for key in ("deadline", "actual_return", "report_filed_on", "escalation_level"):
             out.print(f"  {key}: {body[key]}")
         table = Table("at (local)", "event", "from", "to", "actor", "reason")

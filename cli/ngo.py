@@ -24,7 +24,10 @@ from engine import diagram
 from engine.creation import open_agreement, open_ngo_project
 from engine.registry import Registry
 from kernel.calendar import Duration
+from kernel.countries import parse_countries
+from kernel.dates import optional_date, parse_date
 from kernel.errors import InvalidInput
+from workflows.decision import ISSUER
 
 ngo_app = typer.Typer(help="Foreign-NGO aid projects (dự án viện trợ PCPNN).", no_args_is_help=True)
 agreement_app = typer.Typer(
@@ -48,7 +51,6 @@ def _email(value: str | None, field: str) -> str | None:
 
 
 def _unit_id(session: Any, code: str) -> int:
-
     found = storage.units.unit_by_code_or_name(session, code)
     if found is None:
         raise InvalidInput("unit", f"unknown unit '{code}' (add it with: theodoi unit add)")
@@ -70,7 +72,9 @@ def ngo_add(
     managing_agency: Annotated[str | None, typer.Option(help="Cơ quan chủ quản.")] = None,
     approval_number: Annotated[str | None, typer.Option(help="Số quyết định phê duyệt.")] = None,
     approval_date: Annotated[str | None, typer.Option(help="Date of the approval.")] = None,
-    approving_body: Annotated[str | None, typer.Option(help="Who approved it.")] = None,
+    approving_body: Annotated[
+        str | None, typer.Option(help=f"Who approved it: {ISSUER.allowed()}, or its name.")
+    ] = None,
     value: Annotated[float | None, typer.Option(help="Aid value.")] = None,
     currency: Annotated[str | None, typer.Option(help="USD, EUR, VND…")] = None,
     location: Annotated[str | None, typer.Option(help="Địa bàn.")] = None,
@@ -88,8 +92,8 @@ def ngo_add(
 
     @cli.cli_errors
     def run() -> None:
-        started, ended = cli.parse_date(start, "start"), cli.parse_date(end, "end")
-        approved = cli.parse_date(approval_date, "approval-date") if approval_date else None
+        started, ended = parse_date(start, "start"), parse_date(end, "end")
+        approved = optional_date(approval_date, "approval-date")
         for field, text in (("ngo", ngo), ("name", name), ("code", code)):
             if not text.strip():
                 raise InvalidInput(field, "is empty")
@@ -178,7 +182,9 @@ def agreement_add(
     unit: Annotated[str, typer.Option(help="The responsible unit (code).")],
     start: Annotated[str, typer.Option(help="Start of the term.")],
     end: Annotated[str, typer.Option(help="End of the term.")],
-    country: Annotated[str | None, typer.Option(help="The partner's country (ISO2).")] = None,
+    country: Annotated[
+        str | None, typer.Option(help="The partner's country: ISO code or name (Lào, Japan).")
+    ] = None,
     signed: Annotated[str | None, typer.Option(help="Signing date.")] = None,
     review_every: Annotated[
         str | None, typer.Option(help="e.g. '3 years' (config default).")
@@ -193,8 +199,8 @@ def agreement_add(
 
     @cli.cli_errors
     def run() -> None:
-        started, ended = cli.parse_date(start, "start"), cli.parse_date(end, "end")
-        signed_on = cli.parse_date(signed, "signed") if signed else started
+        started, ended = parse_date(start, "start"), parse_date(end, "end")
+        signed_on = optional_date(signed, "signed") or started
         if review_every:
             Duration.parse(review_every)
         with cli.open_app(config) as application, application.db.session() as session:
@@ -208,7 +214,7 @@ def agreement_add(
                 unit_id=_unit_id(session, unit),
                 start=started,
                 end=ended,
-                partner_country=cli.parse_countries(country) if country else None,
+                partner_country=",".join(parse_countries(country, "country")) if country else None,
                 partner=partner.strip(),
                 signed_on=signed_on.isoformat(),
                 review_every=review_every,
@@ -234,7 +240,6 @@ def agreement_reviews(
 @workflow_app.command("list")
 def workflow_list() -> None:
     """The case types this installation knows."""
-
     registry = Registry.load()
     for name in registry.names():
         typer.echo(f"{name}\t{registry[name].workflow.title}")
@@ -246,7 +251,6 @@ def workflow_show(
     fmt: Annotated[str, typer.Option("--format", "-f", help="text, mermaid or dot.")] = "text",
 ) -> None:
     """A case type's states, transitions and timers, or its diagram."""
-
     registry = Registry.load()
     if name not in registry:
         typer.echo(

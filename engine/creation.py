@@ -36,6 +36,8 @@ from kernel.text import decision_identity, name_key
 from storage.db import Session
 from storage.models import Case
 from workflows.agreement import agreement_fields
+from workflows.decision import ISSUER
+from workflows.definition import Vocabulary
 from workflows.ngo_project import project_fields
 
 ISSUER_MAX = 32  # Decision.issuer column
@@ -57,6 +59,16 @@ class Traveller:
     email: str | None = None
     filed_on: date | None = None
     accepted: bool = False
+
+
+def term(vocabulary: Vocabulary, text: str | None, field: str | None = None) -> str:
+    """The value ``text`` names in a case type's vocabulary (a code, a label or an
+    alias, as :meth:`Vocabulary.parse` reads them), or InvalidInput naming ``field``
+    (the vocabulary's name by default) and the values that exist."""
+    try:
+        return vocabulary.parse(text)
+    except ValueError as exc:
+        raise InvalidInput(field or vocabulary.name, str(exc)) from None
 
 
 def opened_at(engine: Engine, *days: date | None) -> datetime:
@@ -174,16 +186,13 @@ def open_trips(
 
 
 def approving_body(text: str | None) -> str:
-    """``province`` / ``department`` for the usual spellings, else the text itself."""
-    # Imported here: engine.imports (the package) imports this module through its
-    # writer, so a module-level import would make a cycle.
-    from engine.imports.parsing import parse_issuer
-
+    """``province`` / ``department`` for the spellings the issuer vocabulary knows,
+    else the text itself."""
     raw = (text or "").strip()
     if not raw:
         return "province"
     try:
-        return parse_issuer(raw)
+        return ISSUER.parse(raw)
     except ValueError:
         return raw[:ISSUER_MAX]
 

@@ -20,7 +20,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.reports import extra_keys
-from notifications.countries import country_names
+from kernel.countries import country_names
+from workflows.decision import ISSUER
+from workflows.trip import CATEGORY, PURPOSE
 
 STATE_VI = {
     "approved": "Đã duyệt",
@@ -40,12 +42,6 @@ STATUS_VI = {
     "not_yet_due": "Chưa đến hạn",
     "not_due": "",
 }
-ISSUER_VI = {"province": "Ủy ban nhân dân tỉnh", "department": "Sở Ngoại vụ"}
-CATEGORY_VI = {
-    "standing_committee": "Diện Ban Thường vụ Tỉnh ủy quản lý",
-    "unit": "Diện địa phương, đơn vị quản lý",
-}
-PURPOSE_VI = {"official": "Công vụ", "private": "Việc riêng"}
 COUNT_HEADERS = (
     ("cases", "Số trường hợp"),
     ("due", "Phải báo cáo"),
@@ -78,6 +74,17 @@ def dmy(value: date | str | None) -> str:
 
 def long_vi(day: date) -> str:
     return f"ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
+
+
+def _issuer(item: dict[str, Any]) -> str:
+    """The issuer's formal name (the vocabulary's), else the report's label."""
+    issuer = item["issuer"]
+    return ISSUER.label(issuer, formal=True) if issuer in ISSUER else item.get("label") or issuer
+
+
+def _category(item: dict[str, Any]) -> str:
+    category = item["category"]
+    return CATEGORY.label(category) if category in CATEGORY else item.get("label") or category
 
 
 def _as_date(value: Any) -> Any:
@@ -134,10 +141,10 @@ def cases_xlsx(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str) 
             value = row.get(key)
             if key == "state":
                 value = STATE_VI.get(value, value)
-            elif key == "category":
-                value = CATEGORY_VI.get(value, value)
-            elif key == "purpose":
-                value = PURPOSE_VI.get(value, value)
+            elif key == "category" and value:
+                value = CATEGORY.label(value)
+            elif key == "purpose" and value:
+                value = PURPOSE.label(value)
             elif key == "filed_late":
                 value = {True: "Có", False: "Không"}.get(value, "")
             values.append(_as_date(value))
@@ -252,10 +259,10 @@ def _summary_sheet(ws: Worksheet, report: dict[str, Any], parent: str, org: str)
         ),
     ).font = _NORMAL
     for item in report["by_issuer"]:
-        if not item["decisions"] and item["issuer"] not in ISSUER_VI:
+        if not item["decisions"] and item["issuer"] not in ISSUER:
             continue
         row += 1
-        name = ISSUER_VI.get(item["issuer"], item.get("label") or item["issuer"])
+        name = _issuer(item)
         ws.cell(
             row,
             1,
@@ -267,7 +274,7 @@ def _summary_sheet(ws: Worksheet, report: dict[str, Any], parent: str, org: str)
     row += 2
     _header_row(ws, row, ["STT", "Cơ quan ban hành", "Số quyết định", "Số trường hợp"])
     for number, item in enumerate(report["by_issuer"], start=1):
-        name = ISSUER_VI.get(item["issuer"], item.get("label") or item["issuer"])
+        name = _issuer(item)
         _data_row(ws, row + number, [number, name, item["decisions"], item["cases"]])
     row += len(report["by_issuer"]) + 1
     _data_row(ws, row, ["", "Tổng cộng", report["decisions"], report["cases"]], bold=True)
@@ -276,7 +283,7 @@ def _summary_sheet(ws: Worksheet, report: dict[str, Any], parent: str, org: str)
     ws.cell(row, 1, "2. Việc báo cáo kết quả sau chuyến đi").font = _BOLD
     for item in report["by_category"]:
         row += 1
-        name = CATEGORY_VI.get(item["category"], item.get("label") or item["category"])
+        name = _category(item)
         pct = "–" if item["filed_pct"] is None else f"{item['filed_pct']}%"
         ws.cell(
             row, 1, (f"- {name}: {_n(item['filed'])}/{_n(item['due'])} trường hợp (đạt {pct}).")
@@ -284,7 +291,7 @@ def _summary_sheet(ws: Worksheet, report: dict[str, Any], parent: str, org: str)
     row += 2
     _header_row(ws, row, ["STT", "Diện quản lý", *[label for _, label in COUNT_HEADERS]])
     for number, item in enumerate(report["by_category"], start=1):
-        name = CATEGORY_VI.get(item["category"], item.get("label") or item["category"])
+        name = _category(item)
         _data_row(ws, row + number, [number, name, *_counts(item)])
     row += len(report["by_category"]) + 1
     _data_row(ws, row, ["", "Tổng cộng", *_counts(report["totals"])], bold=True)
@@ -345,13 +352,13 @@ def _case_sheet(ws: Worksheet, cases: list[dict[str, Any]]) -> None:
                 number,
                 case["decision"],
                 _as_date(case["decision_date"]),
-                ISSUER_VI.get(case["issuer"], case["issuer"]),
+                ISSUER.label(case["issuer"], formal=True),
                 case["name"],
                 case["position"],
                 case["unit_name"] or case["unit"],
-                CATEGORY_VI.get(case["category"], case["category"]),
+                CATEGORY.label(case["category"]),
                 country_names(case["destinations"]),
-                PURPOSE_VI.get(case["purpose"], case["purpose"]),
+                PURPOSE.label(case["purpose"]),
                 _as_date(case["departure"]),
                 _as_date(case["return"]),
                 _as_date(case["deadline"]),

@@ -37,15 +37,12 @@ from zoneinfo import ZoneInfo
 
 from engine.registry import definition
 from kernel import clock
-from notifications.countries import country_name
+from kernel.countries import country_name
 from storage import reports as report_store
 from storage.db import Session
+from workflows.decision import ISSUER
+from workflows.trip import CATEGORY
 
-ISSUERS = {"province": "UBND tỉnh", "department": "Sở Ngoại vụ"}
-CATEGORIES = {
-    "standing_committee": "Diện Ban Thường vụ Tỉnh ủy quản lý",
-    "unit": "Diện địa phương, đơn vị quản lý",
-}
 # What a trip's state counts as, by its tags (workflows/trip.py): done → filed, late →
 # outstanding, due → not yet due, waiting or cancelled → nothing owed yet.
 _TRIP = definition("trip")
@@ -300,20 +297,20 @@ def summarise(
     by_issuer = [
         {
             "issuer": issuer,
-            "label": ISSUERS.get(issuer, issuer),
+            "label": ISSUER.label(issuer) if issuer else issuer,
             "decisions": issuer_decisions[issuer],
             "cases": issuers.get(issuer, Counts()).cases,
         }
-        for issuer in [*ISSUERS, *sorted(set(issuers) - set(ISSUERS))]
+        for issuer in [*ISSUER.values, *sorted(set(issuers) - set(ISSUER.values))]
     ]
     categories = tally.by(lambda c: [c[1]])
     by_category = [
         {
             "category": category,
-            "label": CATEGORIES.get(category, category),
+            "label": CATEGORY.label(category) if category else category,
             **categories.get(category, Counts()).as_dict(),
         }
-        for category in [*CATEGORIES, *sorted(set(categories) - set(CATEGORIES))]
+        for category in [*CATEGORY.values, *sorted(set(categories) - set(CATEGORY.values))]
     ]
     units = tally.by(lambda c: [(c[2], c[3])])
     by_unit = [

@@ -1,7 +1,10 @@
-"""The one identity key: how theodoi folds a name, a project code or a reference to
-match it (``Case.name_key``). Every place that identifies a case by a name uses
-:func:`name_key`, so an import, the CLI, the web and the workflows agree on who (or
-what) is who."""
+"""The one identity key and the one way text is folded for comparing.
+
+:func:`name_key` is how theodoi folds a name, a project code or a reference to match
+it (``Case.name_key``, the name search). Every place that identifies a case by a name
+uses it, so an import, the CLI, the web and the workflows agree on who (or what) is
+who. :func:`fold` is the same with punctuation as spaces: how a header, a vocabulary
+term or a country name is compared, whatever its spelling."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]|_")
 
 
 def strip_diacritics(text: str) -> str:
@@ -28,3 +32,10 @@ def decision_identity(number: str, year: int, name: str) -> tuple[str, int, str]
     """Who a case opened under a decision is (a traveller of a trip decision): the
     decision's number and year (numbers restart each year) and the folded name."""
     return number, year, name_key(name)
+
+
+def fold(text: str) -> str:
+    """Like :func:`name_key`, and punctuation and underscores become spaces
+    (``"Ủy ban nhân dân  tỉnh"`` → ``"uy ban nhan dan tinh"``, ``"decision_number"``
+    → ``"decision number"``)."""
+    return _SPACES.sub(" ", _PUNCT.sub(" ", name_key(text))).strip()

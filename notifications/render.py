@@ -25,9 +25,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from kernel.countries import country_names
 from kernel.errors import TheodoiError
 from notifications import dates
-from notifications.countries import country_names
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "templates"
 FALLBACK_LANGUAGE = "vi"

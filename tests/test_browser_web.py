@@ -19,8 +19,8 @@ from sqlmodel import select
 
 import storage.decisions
 from cli.wiring import open_app
-from engine.imports.text import name_key
 from kernel.clock import ManualClock
+from kernel.text import name_key
 from storage.models import Case
 from tests.conftest import REPO, add_unit, make_config
 from tests.smtp_server import SmtpServer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,9 +11,9 @@ from engine.imports import parsing
 from engine.imports.columns import TRIP_COLUMNS, UNIT_COLUMNS, map_headers
 from engine.imports.problems import ImportRefused
 from engine.imports.reading import read_table
-from engine.imports.text import fold, name_key
 from engine.imports.trips import UnitIndex, parse_trips
 from engine.imports.units import parse_units
+from kernel.text import fold, name_key
 
 DATA = Path(__file__).parent / "data"
 TODAY = date(2021, 11, 23)
@@ -26,28 +26,6 @@ def test_name_key_folds_case_diacritics_and_spaces():
     import unicodedata
 
     assert name_key(unicodedata.normalize("NFD", "Trần Quốc Hưng")) == "tran quoc hung"
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("01/9/2021", date(2021, 9, 1)),
-        ("23/11/2021", date(2021, 11, 23)),
-        ("23-11-2021", date(2021, 11, 23)),
-        ("2021-11-23", date(2021, 11, 23)),
-        (datetime(2021, 11, 23, 0, 0), date(2021, 11, 23)),
-        (date(2021, 11, 23), date(2021, 11, 23)),
-        (44523, date(2021, 11, 23)),  # an Excel day number
-    ],
-)
-def test_dates(value, expected):
-    assert parsing.parse_date(value) == expected
-
-
-@pytest.mark.parametrize("value", ["31/02/2021", "2021/11/23", "11/23/2021", "hôm qua", 12])
-def test_bad_dates(value):
-    with pytest.raises(ValueError):
-        parsing.parse_date(value)
 
 
 @pytest.mark.parametrize(
@@ -74,33 +52,6 @@ def test_synonyms(parse, value, expected):
 def test_unknown_synonym_names_the_choices():
     with pytest.raises(ValueError, match="province"):
         parsing.parse_issuer("Bộ Ngoại giao")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("KH", ("KH",)),
-        ("KH, LA", ("KH", "LA")),
-        ("Campuchia; Hàn Quốc", ("KH", "KR")),
-        ("Korea, Republic of", ("KR",)),
-        ("Lào, Korea, Republic of", ("LA", "KR")),
-        ("Nhật Bản; Trung Quốc; Thái Lan; Singapore", ("JP", "CN", "TH", "SG")),
-        ("Hoa Kỳ", ("US",)),
-        ("Mỹ", ("US",)),
-        ("MY", ("MY",)),  # a capitalised ISO code is Malaysia
-        ("Pháp, Đức, Úc", ("FR", "DE", "AU")),
-        ("Cambodia; cambodia", ("KH",)),
-        ("South Korea", ("KR",)),
-        ("KOR", ("KR",)),
-    ],
-)
-def test_destinations(value, expected):
-    assert parsing.parse_destinations(value) == expected
-
-
-def test_unknown_destination_is_named():
-    with pytest.raises(ValueError, match="Narnia"):
-        parsing.parse_destinations("Campuchia, Narnia")
 
 
 def test_decision_number_spacing():

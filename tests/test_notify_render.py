@@ -12,10 +12,10 @@ import pytest
 from docx import Document
 from icalendar import Calendar
 
+from kernel.countries import country_names
 from kernel.settings import load_config
 from notifications import dates
 from notifications.context import notice_context
-from notifications.countries import country_names
 from notifications.letters import letter_docx
 from notifications.links import InvalidLink, sign_case_link, verify_case_link
 from notifications.message import MAIL_POLICY, MessageBuilder

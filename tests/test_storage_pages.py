@@ -20,7 +20,7 @@ import storage.events
 import storage.outbox
 import storage.timers
 import storage.units
-from engine.imports.text import name_key
+from kernel.text import name_key
 from storage import calendar as calendar_store
 from storage import pages
 from storage.db import Database

@@ -21,8 +21,8 @@ import storage.decisions
 import storage.units
 from cli.wiring import open_app
 from engine.app import App
-from engine.imports.text import name_key
 from kernel.clock import ManualClock
+from kernel.text import name_key
 from notifications import links
 from storage.models import Attachment, Case, Event, User
 from tests.conftest import add_unit, make_config

@@ -20,8 +20,8 @@ from sqlmodel import select
 import storage.decisions
 from cli.wiring import open_app
 from engine.app import App
-from engine.imports.text import name_key
 from kernel.clock import ManualClock
+from kernel.text import name_key
 from storage.models import Attachment, Case, Event, OutboxMessage
 from tests.conftest import add_unit, make_config
 from web import services, users

@@ -19,8 +19,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 import storage.cases
-from engine.imports.text import name_key
 from kernel.errors import CsrfFailed, Forbidden, LoginRequired, NotFound
+from kernel.text import name_key
 from storage import pages
 from storage import users as user_store
 from storage.models import Case, User

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from kernel import clock
+from workflows import catalog
+from workflows.definition import Vocabulary
 
 LANGUAGES = ("vi", "en")
 DEFAULT = "vi"
@@ -145,13 +147,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "f.no": ("Không", "No"),
     "f.days": ("ngày", "days"),
     # values
-    "category.standing_committee": ("Diện Ban Thường vụ Tỉnh ủy quản lý", "Standing Committee"),
-    "category.unit": ("Diện địa phương, đơn vị quản lý", "Locality / unit"),
-    "purpose.official": ("Công vụ", "Official"),
-    "purpose.private": ("Việc riêng", "Private"),
-    "issuer.province": ("UBND tỉnh", "Provincial People's Committee"),
-    "issuer.department": ("Sở Ngoại vụ", "Department of Foreign Affairs"),
-    "issuer.other": ("Cơ quan khác", "Other body"),
     "workflow.trip": ("Chuyến đi nước ngoài", "Outbound trip"),
     "workflow.ngo_project": ("Dự án viện trợ PCPNN", "Foreign-NGO aid project"),
     "workflow.ngo_report": ("Báo cáo dự án PCPNN", "NGO project report"),
@@ -409,6 +404,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# field name → its vocabulary, from every case type (the same object where shared)
+VOCABULARIES: dict[str, Vocabulary] = {
+    name: vocabulary for wf in catalog.definitions() for name, vocabulary in wf.vocabularies.items()
+}
+
 MONTHS_EN = (
     "January",
     "February",
@@ -437,9 +437,14 @@ def gettext(key: str, lang: str = DEFAULT, **values: object) -> str:
 
 
 def label(prefix: str, value: str | None, lang: str = DEFAULT) -> str:
-    """A translated value label (``state.overdue``) or the raw value when unknown."""
+    """A translated value label (``state.overdue``) or the raw value when unknown.
+    A field a case type declares a vocabulary for (issuer, category, purpose) takes
+    its labels from the vocabulary, not from this catalogue."""
     if value is None:
         return ""
+    vocabulary = VOCABULARIES.get(prefix)
+    if vocabulary is not None:
+        return vocabulary.label(value, normalise(lang))
     key = f"{prefix}.{value}"
     return gettext(key, lang) if key in MESSAGES else value
 

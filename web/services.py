@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import pycountry
-
 from engine import creation
 from kernel.clock import local_date
+from kernel.countries import parse_countries
+from kernel.dates import parse_date
 from kernel.errors import InvalidInput
 from storage import calendar as calendar_store
 from storage import pages
 from storage.db import Session
 from storage.models import Case
+from workflows.decision import ISSUER
+from workflows.trip import CATEGORY, PURPOSE
 
 # -- report submission ----------------------------------------------------------------
 
@@ -112,39 +114,8 @@ def latest_sections(session: Session, case_id: int) -> dict[str, str] | None:
 
 
 # -- a decision with several travellers --------------------------------------------------
-
-ISSUERS = ("province", "department", "other")
-CATEGORIES = ("standing_committee", "unit")
-PURPOSES = ("official", "private")
-
-
-def parse_countries(text: str) -> str:
-    codes = []
-    for part in text.replace(";", ",").replace(" ", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        country = pycountry.countries.get(alpha_2=part.upper())
-        if country is None:
-            raise InvalidInput("destinations", f"'{part}' is not an ISO 3166 two-letter code")
-        codes.append(country.alpha_2)
-    if not codes:
-        raise InvalidInput("destinations", "at least one country is needed")
-    return ",".join(dict.fromkeys(codes))
-
-
-def parse_day(text: str | None, field: str, required: bool = True) -> date | None:
-    text = (text or "").strip()
-    if not text:
-        if required:
-            raise InvalidInput(field, "is required")
-        return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise InvalidInput(field, f"'{text}' is not a date (DD/MM/YYYY)")
+# Its choices are the trip workflow's vocabularies (issuer, category, purpose); dates
+# and countries are read by the kernel's parsers, as the CLI and the import read them.
 
 
 def create_decision(
@@ -163,22 +134,18 @@ def create_decision(
     number = number.strip()
     if not number:
         raise InvalidInput("decision_number", "is required")
-    if issuer not in ISSUERS:
-        raise InvalidInput("issuer", f"'{issuer}' is not one of {', '.join(ISSUERS)}")
+    issuer = creation.term(ISSUER, issuer)
     if not travellers:
         raise InvalidInput("travellers", "at least one traveller is needed")
     prepared = []
     for index, t in enumerate(travellers, start=1):
         where = f"traveller {index}"
         unit_id = creation.unit_id(session, t.get("unit") or "", f"{where}: unit")
-        category = t.get("category") or "unit"
-        purpose = t.get("purpose") or "official"
-        if category not in CATEGORIES:
-            raise InvalidInput(f"{where}: category", f"'{category}' is not allowed")
-        if purpose not in PURPOSES:
-            raise InvalidInput(f"{where}: purpose", f"'{purpose}' is not allowed")
-        departure = parse_day(t.get("departure"), f"{where}: departure")
-        arrival = parse_day(t.get("return"), f"{where}: return")
+        category = creation.term(CATEGORY, t.get("category") or "unit", f"{where}: category")
+        purpose = creation.term(PURPOSE, t.get("purpose") or "official", f"{where}: purpose")
+        departure = parse_date(t.get("departure"), f"{where}: departure")
+        arrival = parse_date(t.get("return"), f"{where}: return")
+        countries = parse_countries(t.get("destinations"), f"{where}: destinations")
         email = (t.get("email") or "").strip() or None
         if email and "@" not in email:
             raise InvalidInput(f"{where}: email", f"'{email}' is not an e-mail address")
@@ -187,7 +154,7 @@ def create_decision(
                 name=" ".join(t["name"].split()),
                 unit_id=unit_id,
                 category=category,
-                destinations=parse_countries(t.get("destinations") or ""),
+                destinations=",".join(countries),
                 purpose=purpose,
                 departure=departure,
                 return_=arrival,

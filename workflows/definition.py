@@ -17,8 +17,6 @@ Functions a workflow provides receive two duck-typed objects from the engine:
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,6 +25,7 @@ from typing import Any
 
 from kernel.errors import InvalidDefinition
 from kernel.settings import Section
+from kernel.text import fold
 
 Guard = Callable[[Any, Any, Any], str | None]  # (case, step, rules) -> refusal or None
 Action = Callable[[Any, Any, Any], None]  # (case, step, rules) -> mutates the case
@@ -70,17 +69,6 @@ class WorkflowSettings(Section):
     """Base of a case type's ``[workflows.<name>]`` settings model: frozen, unknown
     keys refused. Durations are ``kernel.settings.DurationText``, ladders
     ``BeforeOffsets`` / ``AfterOffsets``; the defaults are the shipped values."""
-
-
-_MARKS = re.compile(r"[^\w\s]|_")
-
-
-def fold(text: str) -> str:
-    """Lowercase, no diacritics, punctuation as spaces, single spaces: how a term's
-    spellings are compared (``"Ủy ban nhân dân  tỉnh"`` → ``"uy ban nhan dan tinh"``)."""
-    text = str(text).replace("đ", "d").replace("Đ", "D")
-    plain = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-    return " ".join(_MARKS.sub(" ", plain.lower()).split())
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from engine.app import App
 from engine.imports.columns import TRIP_COLUMNS, UNIT_COLUMNS, Column
 from engine.imports.problems import ImportRefused, Problem
 from engine.imports.reading import Table, read_table
-from engine.imports.text import name_key
 from engine.imports.trips import UnitIndex, parse_trips
 from engine.imports.units import parse_units
 from engine.imports.writer import Progress, TripWriter, WriteResult, write_units
 from kernel.clock import local_date
+from kernel.text import name_key
 from storage.db import Session
 
 __all__ = [

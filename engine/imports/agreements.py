@@ -50,10 +50,6 @@ def _duration(value: object) -> str:
     return raw
 
 
-def _country(value: object) -> str:
-    return ",".join(p.parse_destinations(value))
-
-
 def parse_agreements(
     table: Table, units: UnitIndex
 ) -> tuple[list[tuple[int, dict]], list[Problem]]:
@@ -64,15 +60,15 @@ def parse_agreements(
     for number, cells in table.rows:
         reader.start(number, cells)
         before = len(problems)
-        signed = reader.get("signing_date", p.parse_date, required=True)
+        signed = reader.date("signing_date", required=True)
         values = {
             "partner": reader.get("partner", required=True),
-            "partner_country": reader.get("partner_country", _country),
+            "partner_country": ",".join(reader.countries("partner_country") or ()) or None,
             "title": reader.get("title", required=True),
             "reference": reader.get("reference", required=True),
             "signed_on": signed.isoformat() if signed else None,
-            "start": reader.get("start_date", p.parse_date, required=True),
-            "end": reader.get("end_date", p.parse_date, required=True),
+            "start": reader.date("start_date", required=True),
+            "end": reader.date("end_date", required=True),
             "review_every": reader.get("review_every", _duration),
             "unit_id": reader.get("unit", units.find, required=True),
         }

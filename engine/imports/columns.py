@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.imports.text import fold
+from kernel.text import fold
 
 
 @dataclass(frozen=True)

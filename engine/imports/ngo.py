@@ -31,6 +31,7 @@ from engine.imports.trips import UnitIndex
 from engine.imports.units import RowReader
 from engine.imports.writer import RowResult, WriteResult
 from kernel.clock import local_date
+from kernel.dates import parse_date
 from kernel.text import name_key
 from storage.db import Session
 
@@ -72,7 +73,7 @@ def parse_filings(value: object) -> dict[str, str]:
             key = "final"
         elif match and match.group(2) is None:
             key = f"{match.group(1)}-Y"
-        out[key] = p.parse_date(day.strip()).isoformat()
+        out[key] = parse_date(day.strip(), "reports_filed").isoformat()
     return out
 
 
@@ -111,12 +112,12 @@ def parse_projects(
             "managing_agency": reader.get("managing_agency"),
             "unit_id": reader.get("unit", units.find, required=True),
             "approval_number": reader.get("approval_number", p.decision_number),
-            "approval_date": reader.get("approval_date", p.parse_date),
+            "approval_date": reader.date("approval_date"),
             "approving_body_text": reader.get("approving_body"),
             "value": reader.get("value", _number),
             "currency": reader.get("currency"),
-            "start": reader.get("start_date", p.parse_date, required=True),
-            "end": reader.get("end_date", p.parse_date, required=True),
+            "start": reader.date("start_date", required=True),
+            "end": reader.date("end_date", required=True),
             "location": reader.get("location"),
             "contact_email": reader.get("contact_email", p.parse_email),
             "receiving_agency_email": reader.get("receiving_agency_email", p.parse_email),

@@ -11,9 +11,8 @@ from engine.imports import parsing
 from engine.imports.columns import TRIP_COLUMNS
 from engine.imports.problems import Problem
 from engine.imports.reading import Table
-from engine.imports.text import fold, name_key
 from engine.imports.units import RowReader
-from kernel.text import decision_identity
+from kernel.text import decision_identity, fold, name_key
 
 
 @dataclass(frozen=True)
@@ -75,17 +74,17 @@ def parse_trips(table: Table, units: UnitIndex, today: date) -> tuple[list[TripR
         reader.start(number, values)
         before = len(problems)
         dnum = reader.get("decision_number", parsing.decision_number, required=True)
-        ddate = reader.get("decision_date", parsing.parse_date, required=True)
+        ddate = reader.date("decision_date", required=True)
         issuer = reader.get("issuer", parsing.parse_issuer, required=True)
         name = reader.get("full_name", required=True)
         position = reader.get("position")
         unit_id = reader.get("unit", units.find, required=True)
         category = reader.get("category", parsing.parse_category, required=True)
-        dests = reader.get("destination", parsing.parse_destinations, required=True)
+        dests = reader.countries("destination", required=True)
         purpose = reader.get("purpose", parsing.parse_purpose) or "official"
-        departure = reader.get("departure_date", parsing.parse_date, required=True)
-        return_ = reader.get("return_date", parsing.parse_date, required=True)
-        filed = reader.get("report_filed_date", parsing.parse_date)
+        departure = reader.date("departure_date", required=True)
+        return_ = reader.date("return_date", required=True)
+        filed = reader.date("report_filed_date")
         accepted = reader.get("report_accepted", parsing.parse_yes_no) == "yes"
         email = reader.get("email", parsing.parse_email)
 

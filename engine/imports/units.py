@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from engine.imports import parsing
 from engine.imports.columns import UNIT_COLUMNS, Column
 from engine.imports.problems import Problem
 from engine.imports.reading import Table
+from kernel.countries import parse_countries
+from kernel.dates import parse_date
+from kernel.errors import InvalidInput
 
 LANGUAGES = ("vi", "en")
 
@@ -59,7 +63,17 @@ class RowReader:
             return parse(value)
         except ValueError as exc:
             self.fail(name, value, str(exc))
-            return None
+        except InvalidInput as exc:  # the kernel's parsers name the field; the column says it
+            self.fail(name, value, exc.message)
+        return None
+
+    def date(self, name: str, required: bool = False) -> date | None:
+        """The column as a date (:func:`kernel.dates.parse_date`, as everywhere)."""
+        return self.get(name, lambda value: parse_date(value, name), required)
+
+    def countries(self, name: str, required: bool = False) -> tuple[str, ...] | None:
+        """The column as ISO alpha-2 codes (:func:`kernel.countries.parse_countries`)."""
+        return self.get(name, lambda value: parse_countries(value, name), required)
 
 
 def parse_units(table: Table) -> tuple[list[UnitRow], list[Problem]]:

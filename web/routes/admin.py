@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 import storage.units
 from kernel.clock import local_date
+from kernel.dates import parse_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
 from storage import calendar as calendar_store
 from storage import pages
@@ -190,7 +191,7 @@ async def calendar_change(request: Request, principal: Principal = Depends(admin
     form = await request.form()
     actor = f"user:{principal.email}"
     try:
-        day = services.parse_day(str(form.get("day") or ""), "day")
+        day = parse_date(str(form.get("day") or ""), "day")
         with app.db.session() as s:
             if form.get("remove"):
                 services.remove_calendar_day(s, day)

@@ -18,8 +18,9 @@ import storage.timers
 import storage.units
 from engine import export
 from kernel.clock import local_date
+from kernel.countries import country_names
+from kernel.dates import optional_date, parse_date
 from kernel.errors import InvalidInput, TheodoiError
-from notifications.countries import country_names
 from storage import pages
 from web import i18n, services
 from web.deps import (
@@ -36,6 +37,8 @@ from web.deps import (
     require,
     theodoi,
 )
+from workflows.decision import ISSUER
+from workflows.trip import CATEGORY, PURPOSE
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,7 +61,7 @@ SYSTEM_EVENTS = frozenset(
 
 def _optional_day(value: str | None) -> date | None:
     try:
-        return services.parse_day(value, "date", required=False)
+        return optional_date(value, "date")
     except InvalidInput:
         return None
 
@@ -99,9 +102,9 @@ def _choices(request: Request) -> dict[str, Any]:
         "workflows": app.registry.names(),
         "states": states,
         "units": units,
-        "categories": services.CATEGORIES,
-        "issuers": services.ISSUERS,
-        "purposes": services.PURPOSES,
+        "categories": CATEGORY.values,
+        "issuers": ISSUER.values,
+        "purposes": PURPOSE.values,
         "sorts": tuple(pages.SORTS),
     }
 
@@ -304,9 +307,9 @@ async def case_event(
     try:
         params: dict[str, Any] = {}
         if form.get("on"):
-            params["on"] = services.parse_day(str(form["on"]), "on")
+            params["on"] = parse_date(str(form["on"]), "on")
         if form.get("until"):
-            params["until"] = services.parse_day(str(form["until"]), "until")
+            params["until"] = parse_date(str(form["until"]), "until")
         if event == "file":
             upload = form.get("file")
             content = await upload.read(_max_bytes(app) + 1) if hasattr(upload, "read") else b""

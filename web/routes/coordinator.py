@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from engine.cycle import run_cycle
 from kernel.clock import local_date
+from kernel.dates import parse_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
 from notifications.smtp import deliver_due
 from storage import pages
@@ -28,6 +29,8 @@ from web.deps import (
     theodoi,
 )
 from web.routes.auth import safe_next
+from workflows.decision import ISSUER
+from workflows.trip import CATEGORY, PURPOSE
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,9 +90,9 @@ def _decision_context(
     return {
         "rows": max(1, min(rows, 30)),
         "units": units,
-        "issuers": services.ISSUERS,
-        "categories": services.CATEGORIES,
-        "purposes": services.PURPOSES,
+        "issuers": ISSUER.values,
+        "categories": CATEGORY.values,
+        "purposes": PURPOSE.values,
         "values": values or {},
         "error": error,
     }
@@ -121,7 +124,7 @@ async def decision_create(
         if t["name"]:
             travellers.append(t)
     try:
-        decided_on = services.parse_day(values.get("decided_on"), "decided_on")
+        decided_on = parse_date(values.get("decided_on"), "decided_on")
         with app.db.session() as s:
             cases = services.create_decision(
                 app,

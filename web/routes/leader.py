@@ -12,9 +12,10 @@ from fastapi.responses import Response
 
 from engine import export, reports
 from kernel.clock import local_date
+from kernel.dates import optional_date
 from kernel.errors import InvalidInput
 from storage import pages
-from web import charts, i18n, services
+from web import charts, i18n
 from web.deps import READERS, Principal, language, render, require, theodoi
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +32,7 @@ def period_from(request: Request) -> dict[str, Any]:
 
     def day(name: str, default: date) -> date:
         try:
-            return services.parse_day(p.get(name), name, required=False) or default
+            return optional_date(p.get(name), name) or default
         except InvalidInput:
             return default
 
