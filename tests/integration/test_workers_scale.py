@@ -45,7 +45,7 @@ from storage.models import Case, Unit
 from tests.pg import pg_schema, require_pg, schema_url
 from tests.smtp_server import SmtpServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 THEODOI = str(Path(sys.executable).parent / "theodoi")
 SOAK = os.environ.get("THEODOI_SOAK") == "1"
 CONNECTIONS = 4  # [smtp] connections

@@ -21,9 +21,9 @@ import storage.outbox
 from engine.creation import Traveller, open_trips
 from kernel.errors import InvalidInput
 from storage.models import Case
+from tests.acceptance.test_cli import run
+from tests.acceptance.test_web_flows import client_for, page_csrf, site  # noqa: F401  (site: a fixture)
 from tests.conftest import add_unit
-from tests.test_cli import run
-from tests.test_web_flows import client_for, page_csrf, site  # noqa: F401  (site: a fixture)
 
 TODAY = "2026-12-01 08:00"
 TODAY_UTC = datetime(2026, 12, 1, 1, 0)

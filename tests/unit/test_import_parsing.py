@@ -15,7 +15,7 @@ from engine.imports.trips import UnitIndex, parse_trips
 from engine.imports.units import parse_units
 from kernel.text import fold, name_key
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 TODAY = date(2021, 11, 23)
 
 

@@ -32,7 +32,7 @@ from notifications import letters, message
 from notifications.context import notice_context
 from notifications.message import MAIL_POLICY, MessageBuilder
 from notifications.render import LetterText, Renderer
-from tests.test_notify_render import KINDS, NOW, row
+from tests.unit.test_notify_render import KINDS, NOW, row
 
 
 class _Reference(EmailPolicy):

@@ -19,7 +19,7 @@ from kernel.clock import ManualClock
 from storage.models import Unit
 from tests.conftest import make_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CASES = 1500
 
 

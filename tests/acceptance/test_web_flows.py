@@ -326,7 +326,7 @@ def test_user_cli(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
-    data = Path(__file__).parent / "data"
+    data = Path(__file__).resolve().parents[1] / "data"
     client = client_for(site, "coord@snv.vn")
     token = page_csrf(client, "/import")
     bad = client.post("/import", data={"csrf_token": token, "kind": "trips"},

@@ -35,9 +35,9 @@ from notifications.digest import DigestStates, run_digest
 from storage.db import Database, backoff
 from storage.models import Unit
 from tests.conftest import make_config
+from tests.integration.test_workers_scale import BASE, REPO, THEODOI, Sizes, seed
 from tests.pg import pg_schema, require_pg, schema_url
 from tests.smtp_server import SmtpServer
-from tests.test_workers_scale import BASE, REPO, THEODOI, Sizes, seed
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from cli.runner import Runner
 from storage.models import OutboxMessage
-from tests.test_workers_loop import _env, _get, _metric
-from tests.test_workers_scale import REPO, THEODOI, Sizes, seed
+from tests.integration.test_workers_loop import _env, _get, _metric
+from tests.integration.test_workers_scale import REPO, THEODOI, Sizes, seed
 from web.testing import free_port
 
 

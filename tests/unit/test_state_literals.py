@@ -26,7 +26,7 @@ from pathlib import Path
 from engine.registry import Registry
 from workflows.definition import TAGS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("engine", "notifications", "web", "storage", "cli")
 TEMPLATE_SUFFIXES = {".html", ".txt", ".j2", ".jinja", ".md"}
 

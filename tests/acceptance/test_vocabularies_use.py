@@ -29,7 +29,7 @@ from web.testing import LiveServer, csrf_of, login
 from workflows.decision import ISSUER
 from workflows.trip import CATEGORY, PURPOSE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 THEODOI = [sys.executable, "-m", "cli.main"]
 PASSWORD = "mat-khau-thu-nghiem"
 CHEAP = {"THEODOI_WEB__PASSWORD_TIME_COST": "1", "THEODOI_WEB__PASSWORD_MEMORY_KIB": "1024"}

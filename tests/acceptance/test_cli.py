@@ -19,7 +19,7 @@ def run(db: Path, *args: str, ok: bool = True, env: dict | None = None) -> subpr
     full_env.pop("THEODOI_NOW", None)
     proc = subprocess.run(
         [*THEODOI, *args], capture_output=True, text=True, env=full_env, timeout=120,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     if ok:
         assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cli.commands import full_app
-from tests.test_cli import run
+from tests.acceptance.test_cli import run
 
 
 def test_projects_and_agreements_through_the_cli(tmp_path: Path) -> None:
