@@ -24,7 +24,7 @@ from storage import app_secrets, letters, outbox
 from storage import digest as stored_digest
 from storage.db import Database
 from storage.models import Event, Unit
-from tests import test_storage_contract as contract
+from tests.contract import test_storage_contract as contract
 
 NOW, add_cases = contract.NOW, contract.add_cases
 db = contract.db  # the fixture: a migrated, empty database on SQLite, then on PostgreSQL

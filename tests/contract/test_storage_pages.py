@@ -25,7 +25,7 @@ from storage import calendar as calendar_store
 from storage import pages
 from storage.db import Database
 from storage.models import Unit
-from tests import test_storage_contract
+from tests.contract import test_storage_contract
 
 db = test_storage_contract.db  # the fixture: a migrated, empty database on each backend
 

@@ -14,7 +14,7 @@ from storage import pages
 from storage import users as user_store
 from storage.db import Database
 from storage.models import Unit, User
-from tests import test_storage_contract
+from tests.contract import test_storage_contract
 
 db = test_storage_contract.db  # the fixture: a migrated, empty database on each backend
 
