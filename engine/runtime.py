@@ -32,6 +32,7 @@ from engine.step import (
     identify,
     plain,
 )
+from kernel import deadlines
 from kernel.calendar import BusinessCalendar
 from kernel.clock import Clock, from_local, local_date, to_local
 from kernel.errors import (
@@ -44,6 +45,7 @@ from kernel.errors import (
 from kernel.settings import Config
 from notifications import outbox
 from notifications.outbox import NoticeRequest, Router, build_rows
+from storage import calendar as calendar_store
 from storage import queries
 from storage.db import Database, Session, is_transient
 from storage.models import Case
@@ -87,7 +89,9 @@ class Engine:
     def reload_calendar(self, session: Session) -> None:
         """Add the closures and make-up days admins stored in the database."""
         closures, working = queries.calendar_overlay(session)
-        calendar = self.config.business_calendar().with_overlay(closures, working)
+        calendar = self.config.business_calendar().with_overlay(
+            closures, working, calendar_store.sources(session)
+        )
         if calendar != self.calendar:
             self.calendar = calendar
             self.__dict__.pop("_rules", None)
@@ -285,9 +289,14 @@ class Engine:
                 if new is None or new == case.deadline:
                     continue
                 old = case.deadline
+                why = "calendar changed / lịch làm việc thay đổi"
+                kept = deadlines.kept(case).get("report")
+                if kept:  # say how the new deadline is counted now
+                    ex = deadlines.explain_basis(self.calendar, "report", kept)
+                    why += f": {ex.sentence('vi')} / {ex.sentence('en')}"
                 updated = self.update_fields(
                     session, case.id, {"deadline": new}, actor=actor,
-                    reason="calendar changed / lịch làm việc thay đổi",
+                    reason=why,
                     expected_version=case.version,
                 )
                 moved.append((updated, old, new))
@@ -490,6 +499,11 @@ class Engine:
         context = case_snapshot(case)
         context["reason"] = work.reasons.get("reject") or work.reasons.get("extend")
         context["at"] = at.isoformat()
+        # one sentence saying how the deadline was computed (reminders show it)
+        explained = deadlines.kept(case).get("report")
+        if explained:
+            ex = deadlines.explain_basis(self.calendar, "report", explained)
+            context["deadline_explained"] = {"vi": ex.sentence("vi"), "en": ex.sentence("en")}
         return NoticeRequest(
             kind=notice.kind,
             workflow=case.workflow,

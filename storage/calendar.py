@@ -41,3 +41,8 @@ def remove_day(session: Session, day: date) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def sources(session: Session) -> dict[date, str]:
+    """The source of every day stored (the explanation of a deadline names it)."""
+    return {row.day: row.source for row in session.scalars(select(CalendarDay))}

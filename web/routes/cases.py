@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine import export
+from kernel import deadlines
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, TheodoiError
 from notifications.countries import country_names
@@ -218,7 +219,14 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
         timers = store.pending_timers(s, case.id)
         files = pages.attachments(s, case.id)
         sections = services.latest_sections(s, case.id)
+        app.engine.reload_calendar(s)  # the admins' closures, with their sources
+    lang = language(request)
+    explained = [
+        (deadlines.NAMES.get(ex.name, (ex.name, ex.name))[lang == "en"], ex.lines(lang))
+        for ex in deadlines.case_explanations(case, app.engine.calendar)
+    ]
     return {
+        "explained": explained,
         "case": case,
         "unit": unit,
         "decision": decision,
