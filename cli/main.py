@@ -49,6 +49,7 @@ app.add_typer(trip_app, name="trip")
 # Feature modules add their own commands: each exposes register(app).
 PLUGINS: tuple[str, ...] = (
     "cli.notify",
+    "cli.rules",
     "cli.imports",
     "cli.web",
     "cli.ngo",

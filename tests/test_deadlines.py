@@ -293,3 +293,39 @@ def test_show_json_explains_each_deadline(app: App, clock: ManualClock, monkeypa
     )
     table = CliRunner().invoke(load_plugins(), ["show", str(case_id)])
     assert table.exit_code == 0 and "Điều 147" in table.output
+
+
+def test_rules_apply_recomputes_open_obligations_and_records_it(
+    app: App, clock: ManualClock, monkeypatch, tmp_path
+) -> None:
+    from cli.main import load_plugins
+
+    # opened under the shipped rule (15 days): back Mon 06/09/2021 → 21/09/2021
+    case_id = _trip_back(app, clock, date(2021, 9, 6))
+    assert _case(app, case_id)[0].deadline == date(2021, 9, 21)
+    site = tmp_path / "site.toml"
+    site.write_text(
+        "[workflows.trip]\nofficial_report_due = [\n"
+        '  { due = "15 days", legal_basis = "Thông tư 03/2023/TT-BNV" },\n'
+        '  { due = "10 working days", legal_basis = "Quy định mới", effective_from = 2021-09-10 },\n'
+        "]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("THEODOI_STORAGE__URL", app.config.storage.url)
+    cli = load_plugins()
+    applied = CliRunner().invoke(
+        cli, ["rules", "apply", "trip", "--from", "2021-09-10", "--config", str(site)]
+    )
+    assert applied.exit_code == 0, applied.output
+    case, events = _case(app, case_id)
+    # 10 working days after Mon 06/09/2021: Tue 07 (1) … Fri 10 (4), Mon 13 (5) …
+    # Fri 17 (9), Mon 20/09/2021 (10)
+    assert case.deadline == date(2021, 9, 20)
+    assert case.data["deadlines"]["report"]["rule"]["legal_basis"] == "Quy định mới"
+    [update] = [e for e in events if e.event == "update"]
+    assert update.data["changes"]["deadline"] == ["2021-09-21", "2021-09-20"]
+    assert "Quy định mới" in update.reason and "15 days" in update.reason
+    again = CliRunner().invoke(
+        cli, ["rules", "apply", "trip", "--from", "2021-09-10", "--config", str(site)]
+    )
+    assert "0 case(s)" in again.output  # nothing left to change: no second history line
