@@ -329,3 +329,28 @@ def test_rules_apply_recomputes_open_obligations_and_records_it(
         cli, ["rules", "apply", "trip", "--from", "2021-09-10", "--config", str(site)]
     )
     assert "0 case(s)" in again.output  # nothing left to change: no second history line
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("vi", "Hạn được tính: 15 ngày kể từ ngày về nước 06/09/2021 (không tính ngày đó)"),
+        ("en", "Deadline computed: 15 days from the return on 06/09/2021 (that day not counted)"),
+    ],
+)
+def test_a_reminder_says_in_one_sentence_how_the_deadline_was_counted(
+    app: App, clock: ManualClock, language: str, expected: str
+) -> None:
+    from notifications.context import notice_context
+    from notifications.render import Renderer
+
+    case_id = _trip_back(app, clock, date(2021, 9, 6))  # due Tue 21/09/2021
+    clock.set(_at(date(2021, 9, 14)))  # the first reminder: 5 working days before
+    app.engine.sweep()
+    with app.db.session(write=False) as session:
+        [row] = [m for m in queries.outbox_for_case(session, case_id) if m.kind == "reminder"]
+        mapping = {"kind": row.kind, "level": row.level, "case_id": case_id, "context": row.context}
+    ctx = notice_context(mapping, app.config, clock.now(), app.engine.calendar)
+    text = Renderer().render("reminder", language, ctx).text
+    assert expected in " ".join(text.split())
+    assert "21/09/2021." in " ".join(text.split())
