@@ -11,10 +11,10 @@ import sys
 
 import typer
 
-from cli import imports, main, ngo, notify, web, worker
+from cli import imports, main, ngo, notify, rules, web, worker
 from kernel.errors import ConfigError
 
-GROUPS = (notify, imports, web, ngo, worker)
+GROUPS = (notify, rules, imports, web, ngo, worker)
 _added: list[bool] = []
 
 

@@ -34,6 +34,7 @@ from engine import creation
 from engine.app import App
 from engine.creation import Traveller
 from engine.cycle import run_cycle
+from kernel import deadlines
 from kernel.clock import Clock, ManualClock, from_local, to_local
 from kernel.countries import country_names, parse_countries
 from kernel.dates import parse_date
@@ -424,6 +425,12 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
         ]
         body = json.loads(case.model_dump_json())
         body["history"], body["timers"], body["notices"] = history, timers, notices
+        application.engine.reload_calendar(session)  # the admins' closures too
+        explained = deadlines.case_explanations(case, application.engine.calendar)
+        body["deadlines"] = [
+            {**ex.to_dict("vi"), "sentence_en": ex.sentence("en"), "lines_en": ex.lines("en")}
+            for ex in explained
+        ]
         if fmt == "json":
             typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
             return
@@ -432,6 +439,12 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
             out.print(f"  destinations: {country_names(case.destinations)}")
         for key in ("deadline", "actual_return", "report_filed_on", "escalation_level"):
             out.print(f"  {key}: {body[key]}")
+        for ex in explained:
+            title = deadlines.NAMES.get(ex.name, (ex.name, ex.name))[0]
+            steps = Table(f"{title}: {ex.result.strftime('%d/%m/%Y')}", show_header=True)
+            for line in ex.lines("vi"):
+                steps.add_row(line)
+            out.print(steps)
         table = Table("at (local)", "event", "from", "to", "actor", "reason")
         for e in events:
             table.add_row(

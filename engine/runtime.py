@@ -39,6 +39,7 @@ from engine.step import (
     identify,
     plain,
 )
+from kernel import deadlines
 from kernel.calendar import BusinessCalendar
 from kernel.clock import Clock, from_local, local_date, to_local
 from kernel.errors import (
@@ -93,7 +94,9 @@ class Engine:
     def reload_calendar(self, session: Session) -> None:
         """Add the closures and make-up days admins stored in the database."""
         closures, working = storage.calendar.calendar_overlay(session)
-        calendar = self.config.business_calendar().with_overlay(closures, working)
+        calendar = self.config.business_calendar().with_overlay(
+            closures, working, storage.calendar.sources(session)
+        )
         if calendar != self.calendar:
             self.calendar = calendar
             self.__dict__.pop("_rules", None)
@@ -291,9 +294,14 @@ class Engine:
                 if new is None or new == case.deadline:
                     continue
                 old = case.deadline
+                why = "calendar changed / lịch làm việc thay đổi"
+                kept = deadlines.kept(case).get("report")
+                if kept:  # say how the new deadline is counted now
+                    ex = deadlines.explain_basis(self.calendar, "report", kept)
+                    why += f": {ex.sentence('vi')} / {ex.sentence('en')}"
                 updated = self.update_fields(
                     session, case.id, {"deadline": new}, actor=actor,
-                    reason="calendar changed / lịch làm việc thay đổi",
+                    reason=why,
                     expected_version=case.version,
                 )
                 moved.append((updated, old, new))
@@ -499,6 +507,11 @@ class Engine:
         if "letter" in notice.attach:  # the unit's late cases it lists, by their tags
             wf = self.registry[case.workflow].workflow
             context["late_states"] = list(wf.states_tagged("late"))
+        # one sentence saying how the deadline was computed (reminders show it)
+        explained = deadlines.kept(case).get("report")
+        if explained:
+            ex = deadlines.explain_basis(self.calendar, "report", explained)
+            context["deadline_explained"] = {"vi": ex.sentence("vi"), "en": ex.sentence("en")}
         return NoticeRequest(
             kind=notice.kind,
             workflow=case.workflow,

@@ -31,6 +31,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from kernel.calendar import BusinessCalendar, Duration
@@ -80,6 +81,77 @@ BeforeOffsets = Annotated[Offsets, AfterValidator(_before)]  # reminders: before
 AfterOffsets = Annotated[Offsets, AfterValidator(_after)]  # escalation levels: after it
 
 
+class RuleVersion(BaseModel):
+    """One version of a deadline rule: how long (``due``), under which text
+    (``legal_basis``), from which day on (``effective_from``; None: before any case)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    due: DurationText
+    legal_basis: str = ""
+    effective_from: date | None = None
+
+    def record(self, key: str = "") -> dict[str, Any]:
+        """The version as kept in a case's data when its obligation opens."""
+        out: dict[str, Any] = {"due": self.due, "legal_basis": self.legal_basis}
+        out["effective_from"] = self.effective_from.isoformat() if self.effective_from else None
+        if key:
+            out["key"] = key
+        return out
+
+
+class DeadlineRule(BaseModel):
+    """A deadline rule as the configuration writes it: a duration (``"15 days"``, the
+    simple form), one version (``{ due = …, legal_basis = …, effective_from = … }``)
+    or a list of versions in order of their dates. An obligation keeps the version in
+    force when it opened (:meth:`in_force`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    versions: tuple[RuleVersion, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forms(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the simple form: refused as the key's own value
+            return {"versions": [{"due": _is_duration(value)}]}
+        if isinstance(value, list | tuple):
+            return {"versions": list(value)}
+        if isinstance(value, Mapping) and "versions" not in value:
+            return {"versions": [dict(value)]}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeadlineRule:
+        if not self.versions:
+            raise ValueError("a rule needs at least one version")
+        dates = [v.effective_from for v in self.versions]
+        if any(d is None for d in dates[1:]):
+            raise ValueError("only the first version may leave effective_from out")
+        known = [d for d in dates if d is not None]
+        if known != sorted(set(known)):
+            raise ValueError("versions must be in order of effective_from, one per day")
+        return self
+
+    def in_force(self, day: date | None = None) -> RuleVersion:
+        """The version in force on ``day`` (the latest that took effect on or before
+        it; the first if ``day`` is before them all; the newest if ``day`` is None)."""
+        if day is None:
+            return self.versions[-1]
+        chosen = self.versions[0]
+        for version in self.versions:
+            if version.effective_from is None or version.effective_from <= day:
+                chosen = version
+        return chosen
+
+
+def rule(due: str, legal_basis: str = "", effective_from: date | None = None) -> DeadlineRule:
+    """A rule of one version (for settings models' defaults)."""
+    return DeadlineRule(
+        versions=(RuleVersion(due=due, legal_basis=legal_basis, effective_from=effective_from),)
+    )
+
+
 def parse_window(text: str) -> tuple[time, time]:
     """``"07:30-17:00"`` → (07:30, 17:00)."""
     try:
@@ -127,13 +199,13 @@ class DayEntry(Section):
 class CalendarSettings(Section):
     country: str = "VN"
     office_hours: str = "07:30-17:00"
+    # the overlay on what the holidays package knows (its swaps and make-up Saturdays
+    # are not repeated here): closures and make-up working days, each with its source
     extra_holidays: tuple[DayEntry, ...] = ()
-    extra_working_days: tuple[DayEntry, ...] = (
-        DayEntry(
-            date=date(2025, 4, 26),
-            source="Hoán đổi ngày làm việc dịp 30/4–1/5/2025 (nghỉ 02/5, làm bù thứ Bảy 26/4)",
-        ),
-    )
+    extra_working_days: tuple[DayEntry, ...] = ()
+    # years whose official swap decision is known although the package lists no swap
+    # for them (a decision that swapped nothing); other such years are provisional
+    confirmed_years: tuple[int, ...] = ()
 
     @field_validator("office_hours")
     @classmethod
@@ -237,9 +309,12 @@ class Config(Section):
 
     def business_calendar(self) -> BusinessCalendar:
         """The statutory calendar with the configured overlay (the database adds more)."""
+        entries = (*self.calendar.extra_holidays, *self.calendar.extra_working_days)
         return BusinessCalendar(self.calendar.country).with_overlay(
             (entry.date for entry in self.calendar.extra_holidays),
             (entry.date for entry in self.calendar.extra_working_days),
+            {entry.date: entry.source for entry in entries},
+            self.calendar.confirmed_years,
         )
 
 

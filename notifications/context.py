@@ -16,7 +16,7 @@ from typing import Any
 
 from kernel import clock
 from kernel.calendar import BusinessCalendar
-from kernel.settings import Config
+from kernel.settings import Config, DeadlineRule
 from notifications.dates import as_date
 from notifications.render import one_line
 
@@ -109,6 +109,7 @@ def notice_context(
     snapshot = dict(row.get("context") or {})
     ctx: dict[str, Any] = dict.fromkeys(CASE_KEYS)
     ctx.update(dict.fromkeys(DERIVED_KEYS))
+    ctx["deadline_explained"] = None
     ctx.update({k: v for k, v in snapshot.items() if not k.startswith("_")})
     for key in _ONE_LINE:
         if ctx.get(key) is not None:
@@ -135,7 +136,9 @@ def notice_context(
     if deadline is None and ctx["planned_return"]:
         key = "private_report_due" if ctx["purpose"] == "private" else "official_report_due"
         if settings.get(key):
-            expected = calendar.deadline(as_date(ctx["planned_return"]), settings[key])
+            back = as_date(ctx["planned_return"])
+            due = DeadlineRule.model_validate(settings[key]).in_force(back).due  # any form
+            expected = calendar.deadline(back, due)
             ctx["expected_deadline"] = expected.isoformat()
     if deadline is not None:
         ctx["working_days_left"] = calendar.working_days_between(today, deadline)

@@ -214,6 +214,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # case page
     "case.title": ("Hồ sơ", "Case"),
     "case.fields": ("Thông tin", "Details"),
+    "case.explained": ("Cách tính hạn", "How the deadline was computed"),
     "case.timeline": ("Lịch sử xử lý", "Timeline"),
     "case.notices": ("Thông báo đã gửi", "Notices"),
     "case.actions": ("Xử lý", "Actions"),
@@ -312,6 +313,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cal.new": ("Hạn mới", "New deadline"),
     "cal.remove": ("Xóa", "Remove"),
     "cal.overlay": ("Ngày điều chỉnh", "Adjusted days"),
+    "cal.provisional": (
+        "Tạm tính: chưa có quyết định hoán đổi ngày làm việc chính thức cho năm {year}; "
+        "các hạn trong năm có thể thay đổi khi có quyết định.",
+        "Provisional: no official decision on swapped working days is known for {year}; "
+        "deadlines in that year may move when it is decided.",
+    ),
+    "cal.confirmed": (
+        "Đã có quyết định hoán đổi ngày làm việc năm {year}.",
+        "The swapped working days of {year} are known.",
+    ),
+    "cal.makeup": ("Làm bù (theo quyết định hoán đổi)", "Make-up Saturday (swap decision)"),
     # users and units
     "users.title": ("Người dùng", "Users"),
     "users.add": ("Thêm người dùng", "Add user"),

@@ -45,11 +45,12 @@ from typing import Any
 
 from pydantic import model_validator
 
-from kernel.settings import DurationText, Section
+from kernel import deadlines
+from kernel.settings import DeadlineRule, DurationText, RuleVersion, Section
 from kernel.text import name_key
 from workflows.decision import ISSUER
 from workflows.definition import TimerRule, Transition, Workflow, WorkflowSettings
-from workflows.obligation import as_date, setting
+from workflows.obligation import as_date, rule_version, setting
 from workflows.recurring import (
     Occurrence,
     Pause,
@@ -94,7 +95,20 @@ class NgoProjectSettings(WorkflowSettings):
             name="Y", period_end="12-31", due="15 days", label="năm {year}", label_en="year {year}"
         ),
     )
-    final_report_due: DurationText = "30 days"  # after the project's end date
+    # after the project's end date; a project keeps the version in force when it ended
+    final_report_due: DeadlineRule = DeadlineRule(
+        versions=(
+            RuleVersion(
+                due="30 days",
+                legal_basis="Nghị định 80/2020/NĐ-CP (báo cáo kết thúc khoản viện trợ)",
+            ),
+            RuleVersion(
+                due="30 days",
+                legal_basis="Nghị định 313/2025/NĐ-CP (thay thế Nghị định 80/2020/NĐ-CP)",
+                effective_from=date(2025, 12, 8),
+            ),
+        )
+    )
 
 
 # What a report obligation copies from its project (the notices and the report use it).
@@ -241,7 +255,8 @@ def _extend(case: Any, step: Any, rules: Any) -> None:
 def _open_final(case: Any, step: Any, rules: Any) -> list[tuple[str, dict[str, Any]]]:
     """Spawn: the final report, due ``final_report_due`` after the project ended."""
     ended = case.actual_return or rules.local_date(step.at)
-    due = setting(case, rules, "final_report_due")
+    version = rule_version(setting(case, rules, "final_report_due"), ended, "final_report_due")
+    due = version["due"]
     final = Occurrence(
         key="final",
         label="kết thúc dự án",
@@ -252,7 +267,13 @@ def _open_final(case: Any, step: Any, rules: Any) -> list[tuple[str, dict[str, A
         deadline=rules.deadline(ended, due),
         due=due,
     )
-    return REPORTS.open(case, [final], rules)
+    children = REPORTS.open(case, [final], rules)
+    record = deadlines.basis("project_end", ended, rule=version)
+    for _workflow, fields in children:  # the report keeps the rule it opened under
+        data = dict(fields.get("data") or {})
+        data[deadlines.DEADLINES] = {"report": record}
+        fields["data"] = data
+    return children
 
 
 # -- timers ----------------------------------------------------------------------------

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from kernel.settings import AfterOffsets, BeforeOffsets, DurationText
+from kernel import deadlines
+from kernel.errors import InvalidInput
+from kernel.settings import AfterOffsets, BeforeOffsets, DeadlineRule, DurationText
 from workflows.definition import Notice, TimerRule, Transition, Workflow, WorkflowSettings
 
 ACTIVE = ("due", "overdue", "escalated")
@@ -80,7 +82,12 @@ def _can_extend(case: Any, step: Any, rules: Any) -> str | None:
     if until is None:
         return "extend needs the new deadline (until)"
     if case.deadline and as_date(until) <= case.deadline:
-        return f"the new deadline {until} must be after the current one {case.deadline}"
+        shown = case.deadline.strftime("%d/%m/%Y")
+        raise InvalidInput(
+            "until",
+            f"hạn mới phải sau hạn hiện tại ({shown}) / "
+            f"the new deadline must be after the current one ({shown})",
+        )
     return None
 
 
@@ -105,16 +112,46 @@ def _file(case: Any, step: Any, rules: Any) -> None:
         case.data = {k: v for k, v in case.data.items() if k != "filed_on"}
 
 
+def rule_version(value: Any, day: date, key: str) -> dict[str, Any]:
+    """The version of a rule (a configured :class:`DeadlineRule`, or a per-case
+    duration kept in the data) in force on ``day``, as a case keeps it."""
+    if isinstance(value, DeadlineRule):
+        return value.in_force(day).record(key)
+    return {"due": str(value), "legal_basis": "", "effective_from": None, "key": key}
+
+
 def _reject(case: Any, step: Any, rules: Any) -> None:
+    """Back to due: the later of the current deadline and ``reject_new_deadline``
+    after the day the report was sent back."""
     today = rules.local_date(step.at)
-    case.deadline = rules.deadline(today, setting(case, rules, "reject_new_deadline"))
+    version = rule_version(
+        setting(case, rules, "reject_new_deadline"), today, "reject_new_deadline"
+    )
+    record = deadlines.basis("reject", today, rule=version, floor=case.deadline)
+    deadlines.keep(case, "report", record)
+    case.deadline = deadlines.explain_basis(rules.calendar, "report", record).result
     case.report_filed_on = None
     case.filed_late = None
     case.escalation_level = 0
 
 
 def _extend(case: Any, step: Any, rules: Any) -> None:
-    case.deadline = as_date(step.params["until"])
+    """The new deadline; a day off moves to the next working day (Civil Code Art. 148),
+    noted in the history row."""
+    until = as_date(step.params["until"])
+    record = deadlines.basis(
+        "extend", rules.local_date(step.at), until=until, note=step.reason or ""
+    )
+    deadlines.keep(case, "report", record)
+    case.deadline = deadlines.explain_basis(rules.calendar, "report", record).result
+    if case.deadline != until:
+        asked, moved = until.strftime("%d/%m/%Y"), case.deadline.strftime("%d/%m/%Y")
+        step.params["deadline"] = case.deadline.isoformat()
+        step.params["note"] = (
+            f"{asked} là ngày nghỉ: hạn chuyển sang ngày làm việc tiếp theo {moved} "
+            f"(Điều 148 Bộ luật Dân sự) / {asked} is a day off: the deadline moves to "
+            f"the next working day {moved} (Civil Code Art. 148)"
+        )
     case.escalation_level = 0
 
 

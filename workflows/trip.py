@@ -19,7 +19,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from kernel.settings import AfterOffsets, BeforeOffsets, DurationText
+from kernel import deadlines
+from kernel.errors import InvalidInput
+from kernel.settings import AfterOffsets, BeforeOffsets, DeadlineRule, rule
 from workflows.decision import ISSUER
 from workflows.definition import (
     Notice,
@@ -35,11 +37,18 @@ from workflows.definition import (
 class TripSettings(WorkflowSettings):
     """``[workflows.trip]``."""
 
-    official_report_due: DurationText = "15 days"  # after the return (its day not counted)
-    private_report_due: DurationText = "7 working days"
+    # deadline rules: a duration, or versions { due, legal_basis, effective_from }
+    official_report_due: DeadlineRule = rule(  # after the return (its day not counted)
+        "15 days", "Điều 12 khoản 2 Thông tư 03/2023/TT-BNV"
+    )
+    private_report_due: DeadlineRule = rule(
+        "7 working days", "Hướng dẫn thực hiện Quy định 58-QĐ/TW (đi nước ngoài việc riêng)"
+    )
     reminders: BeforeOffsets = ("-5 working days", "-1 working days")  # before the deadline
     escalation: AfterOffsets = ("5 working days", "15 working days")  # level 1, 2 … after it
-    reject_new_deadline: DurationText = "5 working days"  # after a report is sent back
+    reject_new_deadline: DeadlineRule = rule(  # after a report is sent back
+        "5 working days", "Quy chế phối hợp của Sở Ngoại vụ (trả lại báo cáo chưa đạt)"
+    )
 
 
 # fmt: off
@@ -91,11 +100,36 @@ def _param_date(step: Any, name: str, rules: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def report_rule_key(case: Any) -> str:
+    return "private_report_due" if case.purpose == "private" else "official_report_due"
+
+
+def report_basis(case: Any, rules: Any) -> dict[str, Any]:
+    """What the report's deadline is counted from: the return (not counted) and the
+    rule version in force on that day — or the one the case kept when its report
+    obligation opened (an obligation keeps its rule; ``theodoi rules apply`` changes it)."""
+    key = report_rule_key(case)
+    kept = deadlines.kept(case).get("report") or {}
+    version = (kept.get("rules") or {}).get(key)
+    if version is None:
+        version = getattr(rules.settings, key).in_force(case.actual_return).record(key)
+    return deadlines.basis("return", case.actual_return, rule=version)
+
+
 def report_deadline(case: Any, rules: Any) -> date:
     """The deadline a return on ``case.actual_return`` gives this traveller."""
-    settings: TripSettings = rules.settings
-    due = settings.private_report_due if case.purpose == "private" else settings.official_report_due
-    return rules.deadline(case.actual_return, due)
+    return deadlines.explain_basis(rules.calendar, "report", report_basis(case, rules)).result
+
+
+def _keep_report(case: Any, record: dict[str, Any], rules: Any) -> date:
+    """Keep ``record`` as the report deadline's basis (with the rule versions the
+    obligation keeps) and return the deadline it gives."""
+    previous = deadlines.kept(case).get("report") or {}
+    versions = dict(previous.get("rules") or {})
+    if record.get("event") == "return":
+        versions[record["rule"]["key"]] = record["rule"]
+    deadlines.keep(case, "report", {**record, "rules": versions})
+    return deadlines.explain_basis(rules.calendar, "report", record).result
 
 
 # -- guards: return a refusal message, or None -------------------------------------
@@ -134,9 +168,39 @@ def _can_extend(case: Any, step: Any, rules: Any) -> str | None:
     if until is None:
         return "extend needs the new deadline (until)"
     until = until if isinstance(until, date) else date.fromisoformat(str(until))
-    if case.deadline and until <= case.deadline:
-        return f"the new deadline {until} must be after the current one {case.deadline}"
+    check_extension(case.deadline, until)
     return None
+
+
+def check_extension(current: date | None, until: date) -> None:
+    """An extension must end after the current deadline (InvalidInput says why)."""
+    if current and until <= current:
+        shown = current.strftime("%d/%m/%Y")
+        raise InvalidInput(
+            "until",
+            f"hạn mới phải sau hạn hiện tại ({shown}) / "
+            f"the new deadline must be after the current one ({shown})",
+        )
+
+
+def extended_deadline(case: Any, step: Any, rules: Any) -> date:
+    """``until`` as asked, or — a day off — the next working day (Civil Code Art. 148),
+    with a note in the step's history row; the basis is kept."""
+    until = step.params["until"]
+    until = until if isinstance(until, date) else date.fromisoformat(str(until))
+    record = deadlines.basis(
+        "extend", rules.local_date(step.at), until=until, note=step.reason or ""
+    )
+    result = _keep_report(case, record, rules)
+    if result != until:
+        asked, moved = until.strftime("%d/%m/%Y"), result.strftime("%d/%m/%Y")
+        step.params["deadline"] = result.isoformat()
+        step.params["note"] = (
+            f"{asked} là ngày nghỉ: hạn chuyển sang ngày làm việc tiếp theo {moved} "
+            f"(Điều 148 Bộ luật Dân sự) / {asked} is a day off: the deadline moves to "
+            f"the next working day {moved} (Civil Code Art. 148)"
+        )
+    return result
 
 
 # -- actions: change the case's fields --------------------------------------------
@@ -151,7 +215,7 @@ def _return(case: Any, step: Any, rules: Any) -> None:
 
 
 def _open_report(case: Any, step: Any, rules: Any) -> None:
-    case.deadline = report_deadline(case, rules)
+    case.deadline = _keep_report(case, report_basis(case, rules), rules)
     case.escalation_level = 0
 
 
@@ -161,24 +225,39 @@ def _file(case: Any, step: Any, rules: Any) -> None:
 
 
 def deadline_from(case: Any, event: str, at: datetime, rules: Any) -> date | None:
-    """The deadline ``event`` at ``at`` gave the case (None: one set by hand)."""
+    """The deadline the case's kept basis gives under the current calendar (a case
+    without one: what ``event`` at ``at`` gave it; None: one set by hand)."""
+    kept = deadlines.kept(case).get("report")
+    if kept:
+        return deadlines.explain_basis(rules.calendar, "report", kept).result
     if event == "open_report" and case.actual_return:
         return report_deadline(case, rules)
     if event == "reject":
-        return rules.deadline(rules.local_date(at), rules.settings.reject_new_deadline)
+        return rules.deadline(
+            rules.local_date(at),
+            rules.settings.reject_new_deadline.in_force(rules.local_date(at)).due,
+        )
     return None
 
 
+def rejected_deadline(case: Any, step: Any, rules: Any) -> date:
+    """After a rejection: the later of the current deadline and the rejection's own
+    (``reject_new_deadline`` after the day the report was sent back)."""
+    today = rules.local_date(step.at)
+    version = rules.settings.reject_new_deadline.in_force(today).record("reject_new_deadline")
+    record = deadlines.basis("reject", today, rule=version, floor=case.deadline)
+    return _keep_report(case, record, rules)
+
+
 def _reject(case: Any, step: Any, rules: Any) -> None:
-    case.deadline = deadline_from(case, "reject", step.at, rules)
+    case.deadline = rejected_deadline(case, step, rules)
     case.report_filed_on = None
     case.filed_late = None
     case.escalation_level = 0
 
 
 def _extend(case: Any, step: Any, rules: Any) -> None:
-    until = step.params["until"]
-    case.deadline = until if isinstance(until, date) else date.fromisoformat(str(until))
+    case.deadline = extended_deadline(case, step, rules)
     case.escalation_level = 0
 
 
@@ -226,7 +305,7 @@ def _on_update(case: Any, step: Any, rules: Any) -> None:
     """A corrected return date or purpose moves an open report's deadline."""
     changed = step.params.get("changes", {})
     if case.state in ACTIVE and case.actual_return and {"actual_return", "purpose"} & set(changed):
-        case.deadline = report_deadline(case, rules)
+        case.deadline = _keep_report(case, report_basis(case, rules), rules)
 
 
 WORKFLOW = Workflow(

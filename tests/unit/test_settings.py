@@ -147,7 +147,7 @@ def test_a_bad_value_is_refused_by_its_model(model, values, problem):
 def test_a_good_value_is_kept_as_written():
     settings = TripSettings(escalation=["3 working days"], private_report_due="2 weeks")
     assert settings.escalation == ("3 working days",)
-    assert settings.private_report_due == "2 weeks"
+    assert settings.private_report_due.in_force().due == "2 weeks"  # the simple form
     project = NgoProjectSettings(periods=[{"name": "Q1", "period_end": "03-31", "due": "1 month"}])
     (spec,) = [period.spec() for period in project.periods]
     assert (spec.end, spec.due, spec.label, spec.label_en) == ((3, 31), "1 month", *(2 * ["{name} {year}"]))

@@ -118,7 +118,9 @@ async def unit_save(request: Request, principal: Principal = Depends(admin_only)
 # -- the calendar -----------------------------------------------------------------------
 
 
-def _month_grid(year: int, month: int, cal: Any, overlay: dict[date, Any]) -> list[list[dict]]:
+def _month_grid(
+    year: int, month: int, cal: Any, overlay: dict[date, Any], lang: str
+) -> list[list[dict]]:
     weeks = []
     for week in pycal.Calendar(firstweekday=0).monthdatescalendar(year, month):
         row = []
@@ -129,10 +131,14 @@ def _month_grid(year: int, month: int, cal: Any, overlay: dict[date, Any]) -> li
             kind = "work"
             note = ""
             entry = overlay.get(day)
+            off = cal.why_off(day)
+            worked = cal.why_working(day)
             if entry is not None:
                 kind, note = entry.kind, entry.source
-            elif cal.holiday_name(day):
-                kind, note = "holiday", cal.holiday_name(day)
+            elif off is not None and off.kind in ("holiday", "swap"):
+                kind, note = "holiday", off.label(lang)
+            elif worked is not None:
+                kind, note = "working", worked.label(lang)
             elif day.weekday() >= 5:
                 kind = "off"
             if not cal.is_working_day(day) and kind == "work":
@@ -153,11 +159,25 @@ def _calendar_page(
     with app.db.session(write=False) as s:
         overlay_rows = calendar_store.days_in_year(s, year)
     overlay = {row.day: row for row in overlay_rows}
+    with app.db.session(write=False) as s:
+        app.engine.reload_calendar(s)
     cal = app.engine.calendar
-    months = [(m, _month_grid(year, m, cal, overlay)) for m in range(1, 13)]
-    holidays = [(d, cal.holiday_name(d)) for d in _days(year) if cal.holiday_name(d)]
+    lang = language(request)
+    months = [(m, _month_grid(year, m, cal, overlay, lang)) for m in range(1, 13)]
+    # the package's holidays and swapped days off in the page's language, and the
+    # Saturdays worked in exchange
+    holidays = [
+        (d, off.label(lang))
+        for d in _days(year)
+        if (off := cal.why_off(d)) and off.kind in ("holiday", "swap")
+    ]
+    makeup = [
+        (d, w.label(lang)) for d in _days(year) if (w := cal.why_working(d)) and d not in overlay
+    ]
     context = {
         "year": year,
+        "provisional": not cal.year_confirmed(year),
+        "makeup": makeup,
         "months": months,
         "overlay": overlay_rows,
         "holidays": holidays,

@@ -17,6 +17,7 @@ import storage.outbox
 import storage.timers
 import storage.units
 from engine import export
+from kernel import deadlines
 from kernel.clock import local_date
 from kernel.countries import country_names
 from kernel.dates import optional_date, parse_date
@@ -224,7 +225,14 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
         timers = storage.timers.pending_timers(s, case.id)
         files = pages.attachments(s, case.id)
         sections = services.latest_sections(s, case.id)
+        app.engine.reload_calendar(s)  # the admins' closures, with their sources
+    lang = language(request)
+    explained = [
+        (deadlines.NAMES.get(ex.name, (ex.name, ex.name))[lang == "en"], ex.lines(lang))
+        for ex in deadlines.case_explanations(case, app.engine.calendar)
+    ]
     return {
+        "explained": explained,
         "case": case,
         "unit": unit,
         "decision": decision,
