@@ -279,11 +279,11 @@ def test_a_correction_moves_the_deadline_and_the_history_says_so(
 
 
 def test_show_json_explains_each_deadline(app: App, clock: ManualClock, monkeypatch) -> None:
-    from cli.main import load_plugins
+    from cli.commands import full_app
 
     case_id = _trip_back(app, clock, date(2024, 4, 26), "private")
     monkeypatch.setenv("THEODOI_STORAGE__URL", app.config.storage.url)
-    result = CliRunner().invoke(load_plugins(), ["show", str(case_id), "--format", "json"])
+    result = CliRunner().invoke(full_app(), ["show", str(case_id), "--format", "json"])
     assert result.exit_code == 0, result.output
     [report] = json.loads(result.output)["deadlines"]
     assert report["start"] == "2024-04-26" and report["rule"] == "7 working days"
@@ -293,14 +293,14 @@ def test_show_json_explains_each_deadline(app: App, clock: ManualClock, monkeypa
     assert report["sentence"].startswith(
         "Hạn được tính: 7 ngày làm việc kể từ ngày về nước 26/04/2024"
     )
-    table = CliRunner().invoke(load_plugins(), ["show", str(case_id)])
+    table = CliRunner().invoke(full_app(), ["show", str(case_id)])
     assert table.exit_code == 0 and "Điều 147" in table.output
 
 
 def test_rules_apply_recomputes_open_obligations_and_records_it(
     app: App, clock: ManualClock, monkeypatch, tmp_path
 ) -> None:
-    from cli.main import load_plugins
+    from cli.commands import full_app
 
     # opened under the shipped rule (15 days): back Mon 06/09/2021 → 21/09/2021
     case_id = _trip_back(app, clock, date(2021, 9, 6))
@@ -314,7 +314,7 @@ def test_rules_apply_recomputes_open_obligations_and_records_it(
         encoding="utf-8",
     )
     monkeypatch.setenv("THEODOI_STORAGE__URL", app.config.storage.url)
-    cli = load_plugins()
+    cli = full_app()
     applied = CliRunner().invoke(
         cli, ["rules", "apply", "trip", "--from", "2021-09-10", "--config", str(site)]
     )
