@@ -167,11 +167,11 @@ def _trip(number: int, leave: date) -> dict[str, Any]:
         "name_key": f"tran thi binh {number}",
         "position": "Chuyên viên",
         "category": "unit",
-        "destinations": "KH",
+        "country_codes": "KH",
         "purpose": "official",
         "email": f"person{number}@bench.local",
-        "planned_departure": leave,
-        "planned_return": leave + timedelta(days=6),
+        "planned_start": leave,
+        "planned_end": leave + timedelta(days=6),
     }
 
 

@@ -182,14 +182,14 @@ _DAY = "|| ' 00:00:00.000000'"
 # The history that leads to each state of bench/dataset.py's mix (the cases carry their
 # dates; the events take them). One INSERT … SELECT per step.
 _EVENTS_SQL = [
-    f"""SELECT id, 'create', NULL, 'approved', date(planned_departure, '-10 days') {_DAY},
+    f"""SELECT id, 'create', NULL, 'approved', date(planned_start, '-10 days') {_DAY},
         '{{}}' FROM "case" """,
-    f"""SELECT id, 'depart', 'approved', 'travelling', actual_departure {_DAY}, '{{}}'
-        FROM "case" WHERE actual_departure IS NOT NULL""",
-    f"""SELECT id, 'return', 'travelling', 'returned', actual_return {_DAY}, '{{}}'
-        FROM "case" WHERE actual_return IS NOT NULL""",
-    f"""SELECT id, 'open_report', 'returned', 'report_due', actual_return {_DAY}, '{{}}'
-        FROM "case" WHERE actual_return IS NOT NULL""",
+    f"""SELECT id, 'depart', 'approved', 'travelling', actual_start {_DAY}, '{{}}'
+        FROM "case" WHERE actual_start IS NOT NULL""",
+    f"""SELECT id, 'return', 'travelling', 'returned', actual_end {_DAY}, '{{}}'
+        FROM "case" WHERE actual_end IS NOT NULL""",
+    f"""SELECT id, 'open_report', 'returned', 'report_due', actual_end {_DAY}, '{{}}'
+        FROM "case" WHERE actual_end IS NOT NULL""",
     f"""SELECT id, 'file', CASE WHEN filed_late THEN 'overdue' ELSE 'report_due' END,
         'report_filed', report_filed_on {_DAY},
         '{{"on": "' || report_filed_on || '"}}' FROM "case" WHERE state = 'closed'""",

@@ -24,8 +24,8 @@ FULL = 20_000
 
 def _case(n: int) -> SimpleNamespace:
     return SimpleNamespace(
-        id=n, state="approved", planned_departure=date(2021, 8, 30),
-        planned_return=date(2021, 9, 6), actual_departure=None,
+        id=n, state="approved", planned_start=date(2021, 8, 30),
+        planned_end=date(2021, 9, 6), actual_start=None,
     )
 
 

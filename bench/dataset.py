@@ -90,8 +90,8 @@ _R = "(i * 40503 % 65521)"
 
 _CASES_SQL = f"""
 INSERT INTO "case" (id, workflow, state, version, parent_id, decision_id, unit_id, name,
-  name_key, position, category, destinations, purpose, email, planned_departure,
-  planned_return, actual_departure, actual_return, deadline, report_filed_on, filed_late,
+  name_key, position, category, country_codes, purpose, email, planned_start,
+  planned_end, actual_start, actual_end, deadline, report_filed_on, filed_late,
   escalation_level, data, created_at, updated_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :cases),
 k AS (
@@ -150,11 +150,11 @@ _TIMERS_SQL = (
     WHERE due.kind = 'deadline'""",
     """INSERT INTO timer (case_id, kind, level, fire_at, status)
     SELECT c.id, 'depart', 1, d.start_of_day, 'pending'
-    FROM "case" AS c JOIN bench_days AS d ON d.day = c.planned_departure
+    FROM "case" AS c JOIN bench_days AS d ON d.day = c.planned_start
     WHERE c.state = 'approved'""",
     """INSERT INTO timer (case_id, kind, level, fire_at, status)
     SELECT c.id, 'return', 1, d.start_of_day, 'pending'
-    FROM "case" AS c JOIN bench_days AS d ON d.day = c.planned_return
+    FROM "case" AS c JOIN bench_days AS d ON d.day = c.planned_end
     WHERE c.state = 'travelling'""",
     # later deadlines: two reminders and the deadline itself, all pending (for the
     # cases due a reminder, the first one is due now)

@@ -114,10 +114,10 @@ def load_demo(app: App) -> Iterator[str]:
                 "name_key": name_key(name),
                 "position": position,
                 "category": category,
-                "destinations": dest,
+                "country_codes": dest,
                 "purpose": purpose,
-                "planned_departure": departure,
-                "planned_return": returned,
+                "planned_start": departure,
+                "planned_end": returned,
             }
             past.set(_at(decided, tz))
             case = engine.create_case(session, "trip", fields, actor="demo", notify=False)

@@ -232,13 +232,13 @@ def trip_add(
     decided_on = parse_date(decision_date, "decision-date")
     departure = parse_date(depart, "depart")
     arrival = parse_date(return_, "return")
-    destinations = ",".join(parse_countries(destination, "destination"))
+    country_codes = ",".join(parse_countries(destination, "destination"))
     with open_app(config) as application, application.db.session() as session:
         traveller = Traveller(
             name=name,
             unit_id=creation.unit_id(session, unit),
             category=category,
-            destinations=destinations,
+            country_codes=country_codes,
             purpose=purpose,
             departure=departure,
             return_=arrival,
@@ -380,8 +380,8 @@ def case_rows(session: Any, **filters: Any) -> list[dict[str, Any]]:
                 "decision_date": decision.decided_on.isoformat() if decision else None,
                 "category": case.category,
                 "purpose": case.purpose,
-                "departure": _iso(case.actual_departure or case.planned_departure),
-                "return": _iso(case.actual_return or case.planned_return),
+                "departure": _iso(case.actual_start or case.planned_start),
+                "return": _iso(case.actual_end or case.planned_end),
                 "deadline": _iso(case.deadline),
                 "report_filed_on": _iso(case.report_filed_on),
                 "filed_late": case.filed_late,
@@ -435,9 +435,9 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
             typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
             return
         out.print(f"[bold]case {case.id}[/] {case.workflow} — {case.name} — [bold]{case.state}[/]")
-        if case.destinations:
-            out.print(f"  destinations: {country_names(case.destinations)}")
-        for key in ("deadline", "actual_return", "report_filed_on", "escalation_level"):
+        if case.country_codes:
+            out.print(f"  destinations: {country_names(case.country_codes)}")  # keep name: label
+        for key in ("deadline", "actual_end", "report_filed_on", "escalation_level"):
             out.print(f"  {key}: {body[key]}")
         for ex in explained:
             title = deadlines.NAMES.get(ex.name, (ex.name, ex.name))[0]

@@ -51,7 +51,7 @@ class Traveller:
     name: str
     unit_id: int
     category: str  # standing_committee | unit
-    destinations: str  # ISO alpha-2 codes, comma-separated
+    country_codes: str  # ISO alpha-2 codes, comma-separated
     purpose: str  # official | private
     departure: date
     return_: date
@@ -100,11 +100,11 @@ def trip_fields(decision_id: int | None, t: Traveller) -> dict[str, Any]:
         "name_key": name_key(name),
         "position": t.position,
         "category": t.category,
-        "destinations": t.destinations,
+        "country_codes": t.country_codes,
         "purpose": t.purpose,
         "email": t.email,
-        "planned_departure": t.departure,
-        "planned_return": t.return_,
+        "planned_start": t.departure,
+        "planned_end": t.return_,
     }
 
 

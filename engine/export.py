@@ -357,7 +357,7 @@ def _case_sheet(ws: Worksheet, cases: list[dict[str, Any]]) -> None:
                 case["position"],
                 case["unit_name"] or case["unit"],
                 CATEGORY.label(case["category"]),
-                country_names(case["destinations"]),
+                country_names(case["country_codes"]),
                 PURPOSE.label(case["purpose"]),
                 _as_date(case["departure"]),
                 _as_date(case["return"]),

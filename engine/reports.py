@@ -83,7 +83,7 @@ class CaseFact:
     unit_code: str | None
     unit_name: str | None
     category: str | None
-    destinations: tuple[str, ...]
+    country_codes: tuple[str, ...]
     purpose: str | None
     departure: date | None
     return_: date | None
@@ -244,7 +244,7 @@ class _Tally:
                     f.category or "unknown",
                     f.unit_code or "",
                     f.unit_name or "",
-                    f.destinations,
+                    f.country_codes,
                     month,
                     f.status,
                 )
@@ -388,7 +388,7 @@ def fact_row(fact: CaseFact) -> dict[str, Any]:
         "unit": fact.unit_code,
         "unit_name": fact.unit_name,
         "category": fact.category,
-        "destinations": list(fact.destinations),
+        "country_codes": list(fact.country_codes),
         "purpose": fact.purpose,
         "departure": iso(fact.departure),
         "return": iso(fact.return_),

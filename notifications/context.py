@@ -29,15 +29,15 @@ CASE_KEYS = (
     "unit_code",
     "unit_name",
     "category",
-    "destinations",
+    "country_codes",
     "purpose",
     "decision_number",
     "decision_date",
     "issuer",
-    "planned_departure",
-    "planned_return",
-    "actual_departure",
-    "actual_return",
+    "planned_start",
+    "planned_end",
+    "actual_start",
+    "actual_end",
     "deadline",
     "report_filed_on",
     "filed_late",
@@ -54,7 +54,7 @@ CASE_ITEM_KEYS = (  # the unit's overdue cases listed in an escalation
     "unit_name",
     "decision_number",
     "decision_date",
-    "actual_return",
+    "actual_end",
     "deadline",
     "days_overdue",
     "escalation_level",
@@ -133,10 +133,10 @@ def notice_context(
     ctx["letter_date"] = ctx["letter_date"] or today.isoformat()
     settings = config.workflow_settings(ctx["workflow"])
     deadline = as_date(ctx["deadline"])
-    if deadline is None and ctx["planned_return"]:
+    if deadline is None and ctx["planned_end"]:
         key = "private_report_due" if ctx["purpose"] == "private" else "official_report_due"
         if settings.get(key):
-            back = as_date(ctx["planned_return"])
+            back = as_date(ctx["planned_end"])
             due = DeadlineRule.model_validate(settings[key]).in_force(back).due  # any form
             expected = calendar.deadline(back, due)
             ctx["expected_deadline"] = expected.isoformat()

@@ -195,7 +195,7 @@ def unit_overdue_cases(
             "position": r["position"],
             "decision_number": r["decision_number"],
             "decision_date": _iso(r["decided_on"]),
-            "actual_return": _iso(r["actual_return"]),
+            "actual_end": _iso(r["actual_end"]),
             "deadline": _iso(r["deadline"]),
             "escalation_level": r["escalation_level"],
             "urging_number": r["urging_number"],

@@ -58,7 +58,7 @@ def unit_cases(
 ) -> list[dict[str, Any]]:
     """``case_id`` and the cases of its unit in ``workflow`` that are in ``states``,
     oldest deadline first (only ``case_id`` when it has no unit). Each: the case's
-    columns ``id, name, position, actual_return, deadline, escalation_level``, its
+    columns ``id, name, position, actual_end, deadline, escalation_level``, its
     decision's ``decision_number`` and ``decided_on``, and ``urging_number`` and
     ``urging_sent_at`` of the last ``letter_kind`` row numbered about it."""
     unit_id = session.execute(select(CASE.c.unit_id).where(CASE.c.id == case_id)).scalar()
@@ -100,7 +100,7 @@ def unit_cases(
                 "id": r["id"],
                 "name": r["name"],
                 "position": r["position"],
-                "actual_return": r["actual_return"],
+                "actual_end": r["actual_end"],
                 "deadline": r["deadline"],
                 "escalation_level": r["escalation_level"],
                 "decision_number": decision.number if decision else None,

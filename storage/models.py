@@ -52,13 +52,13 @@ class Case(SQLModel, table=True):
     name_key: str = Field(default="", max_length=255, index=True)  # normalised, for identity
     position: str | None = Field(default=None, max_length=255)
     category: str | None = Field(default=None, max_length=32)  # standing_committee | unit
-    destinations: str | None = Field(default=None, max_length=255)  # ISO2, comma-separated
+    country_codes: str | None = Field(default=None, max_length=255)  # ISO2, comma-separated
     purpose: str | None = Field(default=None, max_length=16)  # official | private
     email: str | None = Field(default=None, max_length=255)  # traveller / contact, cc
-    planned_departure: date | None = None
-    planned_return: date | None = None
-    actual_departure: date | None = None
-    actual_return: date | None = None
+    planned_start: date | None = None
+    planned_end: date | None = None
+    actual_start: date | None = None
+    actual_end: date | None = None
     deadline: date | None = Field(default=None, index=True)
     report_filed_on: date | None = None
     filed_late: bool | None = None

@@ -59,7 +59,7 @@ class TripRow(NamedTuple):
     unit_code: str | None
     unit_name: str | None
     category: str | None
-    destinations: str | None
+    country_codes: str | None
     purpose: str | None
     departure: date | None  # actual, else planned
     return_: date | None  # actual, else planned
@@ -127,7 +127,7 @@ def trip_history_rows(
         raise ValueError(f"by must be 'decision' or 'return', not {by!r}")
     case, decision, unit = CASE, DECISION, UNIT
     last = EVENT.alias("last_state")
-    returned = func.coalesce(case.c.actual_return, case.c.planned_return)
+    returned = func.coalesce(case.c.actual_end, case.c.planned_end)
     basis = decision.c.decided_on if by == "decision" else returned
     # the last filing matters only for a trip filed on the report date: looked up then
     filing_id = sa_case(
@@ -139,8 +139,8 @@ def trip_history_rows(
         select(
             case.c.id, case.c.decision_id, decision.c.number, decision.c.decided_on,
             decision.c.issuer, case.c.name, case.c.position, unit.c.code, unit.c.name,
-            case.c.category, case.c.destinations, case.c.purpose,
-            func.coalesce(case.c.actual_departure, case.c.planned_departure), returned,
+            case.c.category, case.c.country_codes, case.c.purpose,
+            func.coalesce(case.c.actual_start, case.c.planned_start), returned,
             case.c.deadline, last.c.to_state, case.c.state, case.c.filed_late,
             case.c.report_filed_on, filing_id,
         )
@@ -255,8 +255,8 @@ def case_list_rows(
             decision.c.decided_on,
             case.c.category,
             case.c.purpose,
-            func.coalesce(case.c.actual_departure, case.c.planned_departure),
-            func.coalesce(case.c.actual_return, case.c.planned_return),
+            func.coalesce(case.c.actual_start, case.c.planned_start),
+            func.coalesce(case.c.actual_end, case.c.planned_end),
             case.c.deadline,
             case.c.report_filed_on,
             case.c.filed_late,

@@ -75,10 +75,10 @@ def add_trip(app: App, unit: Unit | None = None, **fields: Any) -> int:
         "name": "Nguyễn Văn An",
         "name_key": "nguyen van an",
         "category": "unit",
-        "destinations": "KH",
+        "country_codes": "KH",
         "purpose": "official",
-        "planned_departure": date(2021, 8, 30),
-        "planned_return": date(2021, 9, 6),
+        "planned_start": date(2021, 8, 30),
+        "planned_end": date(2021, 9, 6),
     }
     values.update(fields)
     with app.db.session() as session:

@@ -66,7 +66,7 @@ UNITS = [
 ]
 
 D = date
-# decision number, decision date, issuer, name, position, unit, category, destinations,
+# decision number, decision date, issuer, name, position, unit, category, country_codes,
 # purpose, departure, return, report filed, report accepted
 TRIPS = [
     (

@@ -145,7 +145,7 @@ def create_decision(
         purpose = creation.term(PURPOSE, t.get("purpose") or "official", f"{where}: purpose")
         departure = parse_date(t.get("departure"), f"{where}: departure")
         arrival = parse_date(t.get("return"), f"{where}: return")
-        countries = parse_countries(t.get("destinations"), f"{where}: destinations")
+        countries = parse_countries(t.get("destinations"), f"{where}: destinations")  # keep name: form field
         email = (t.get("email") or "").strip() or None
         if email and "@" not in email:
             raise InvalidInput(f"{where}: email", f"'{email}' is not an e-mail address")
@@ -154,7 +154,7 @@ def create_decision(
                 name=" ".join(t["name"].split()),
                 unit_id=unit_id,
                 category=category,
-                destinations=",".join(countries),
+                country_codes=",".join(countries),
                 purpose=purpose,
                 departure=departure,
                 return_=arrival,

@@ -13,8 +13,8 @@ summary on its last day). Entering ``expiring`` tells the responsible unit and
 leadership; so does each of the ``expiry_reminders`` before the end date.
 
 Case fields: ``name`` = title, ``deadline`` = the end date, ``name_key`` = the folded reference (the identity for
-re-import), ``unit_id`` = the responsible unit, ``destinations`` = the partner's
-country (ISO2), ``planned_departure``/``planned_return`` = the term (start, end).
+re-import), ``unit_id`` = the responsible unit, ``country_codes`` = the partner's
+country (ISO2), ``planned_start``/``planned_end`` = the term (start, end).
 ``data``: ``partner``, ``reference``, ``signed_on``, ``renewals``, ``opened``, and
 per-agreement overrides (``review_every``, ``review_due``, ``expiry_lead``, …).
 
@@ -60,12 +60,12 @@ REVIEW_OVERRIDES = ("reminders", "escalation", "reject_new_deadline")
 
 def schedule(case: Any, rules: Any) -> list[Occurrence]:
     """Every review the agreement owes over its term."""
-    if not (case.planned_departure and case.planned_return):
+    if not (case.planned_start and case.planned_end):
         return []
     return anniversaries(
-        case.planned_departure,
+        case.planned_start,
         setting(case, rules, "review_every"),
-        case.planned_return,
+        case.planned_end,
         setting(case, rules, "review_due"),
         rules,
         key="review-{n}",
@@ -83,7 +83,7 @@ def review_fields(case: Any, occ: Occurrence, rules: Any) -> dict[str, Any]:
         "name": f"Báo cáo {occ.label}: {case.name}"[:255],
         "name_key": f"{case.name_key}:{occ.key}"[:255],
         "unit_id": case.unit_id,
-        "destinations": case.destinations,
+        "country_codes": case.country_codes,
         "email": case.email,
         "data": own,
     }
@@ -102,8 +102,8 @@ def _can_renew(case: Any, step: Any, rules: Any) -> str | None:
     until = step.params.get("until")
     if until is None:
         return "renew needs the new end date (until)"
-    if case.planned_return and as_date(until) <= case.planned_return:
-        return f"the new end date {until} must be after the current one {case.planned_return}"
+    if case.planned_end and as_date(until) <= case.planned_end:
+        return f"the new end date {until} must be after the current one {case.planned_end}"
     return None
 
 
@@ -113,7 +113,7 @@ def _renew(case: Any, step: Any, rules: Any) -> None:
     renewals = list(data.get("renewals", []))
     renewals.append(
         {
-            "from": case.planned_return.isoformat() if case.planned_return else None,
+            "from": case.planned_end.isoformat() if case.planned_end else None,
             "to": until.isoformat(),
             "at": step.at.isoformat(),
             "reason": step.reason,
@@ -121,32 +121,32 @@ def _renew(case: Any, step: Any, rules: Any) -> None:
     )
     data["renewals"] = renewals
     case.data = data
-    case.planned_return = until
+    case.planned_end = until
     case.deadline = until
 
 
 def _end_is_deadline(case: Any, step: Any, rules: Any) -> None:
     """The agreement's ``deadline`` is its end date: the expiry notices of each term
     are told apart by it (a notice's key holds the deadline)."""
-    case.deadline = case.planned_return
+    case.deadline = case.planned_end
 
 
 def _expiring_at(case: Any, rules: Any) -> list[datetime]:
-    if not case.planned_return:
+    if not case.planned_end:
         return []
     lead = setting(case, rules, "expiry_lead")
-    return [rules.office_start(rules.add(case.planned_return, f"-{lead.lstrip('-')}"))]
+    return [rules.office_start(rules.add(case.planned_end, f"-{lead.lstrip('-')}"))]
 
 
 def _expiry_reminders_at(case: Any, rules: Any) -> list[datetime]:
     return [
-        rules.office_start(rules.add(case.planned_return, offset))
+        rules.office_start(rules.add(case.planned_end, offset))
         for offset in setting(case, rules, "expiry_reminders")
     ]
 
 
 def _expires_at(case: Any, rules: Any) -> list[datetime]:
-    return [rules.end_of_day(case.planned_return)] if case.planned_return else []
+    return [rules.end_of_day(case.planned_end)] if case.planned_end else []
 
 
 WORKFLOW = Workflow(
@@ -219,9 +219,9 @@ def agreement_fields(
         "name": title,
         "name_key": name_key(reference),
         "unit_id": unit_id,
-        "destinations": partner_country,
+        "country_codes": partner_country,
         "email": email,
-        "planned_departure": start,
-        "planned_return": end,
+        "planned_start": start,
+        "planned_end": end,
         "data": {"reference": reference, **{k: v for k, v in data.items() if v is not None}},
     }

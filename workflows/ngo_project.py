@@ -16,8 +16,8 @@ back, accepted (or waived) — the report's own steps tell the project.
 
 Case fields: ``name`` = project name, ``name_key`` = the folded project code (the
 identity for re-import), ``unit_id`` = the unit following it, ``decision_id`` = the
-approval decision, ``planned_departure``/``planned_return`` = the implementation
-period (start, end), ``actual_return`` = the day it actually ended. ``data``:
+approval decision, ``planned_start``/``planned_end`` = the implementation
+period (start, end), ``actual_end`` = the day it actually ended. ``data``:
 ``ngo_name``, ``project_code``, ``receiving_agency``, ``managing_agency``,
 ``approving_body``, ``value``, ``currency``, ``location``, ``contact_email``,
 ``receiving_agency_email``; ``suspensions`` and ``extensions`` (the history's
@@ -137,13 +137,13 @@ def pauses(case: Any) -> list[Pause]:
 
 def schedule(case: Any, rules: Any) -> list[Occurrence]:
     """Every periodic report the project owes over its implementation period."""
-    if not (case.planned_departure and case.planned_return):
+    if not (case.planned_start and case.planned_end):
         return []
     specs = [
         PeriodSpec.parse(raw) if isinstance(raw, Mapping) else raw.spec()
         for raw in setting(case, rules, "periods")  # a project's own (data) or configured
     ]
-    occurrences = yearly_periods(specs, case.planned_departure, case.planned_return, rules)
+    occurrences = yearly_periods(specs, case.planned_start, case.planned_end, rules)
     return defer_paused(occurrences, pauses(case), rules)
 
 
@@ -187,8 +187,8 @@ def _can_extend(case: Any, step: Any, rules: Any) -> str | None:
     until = step.params.get("until")
     if until is None:
         return "extend needs the new end date (until)"
-    if case.planned_return and as_date(until) <= case.planned_return:
-        return f"the new end date {until} must be after the current one {case.planned_return}"
+    if case.planned_end and as_date(until) <= case.planned_end:
+        return f"the new end date {until} must be after the current one {case.planned_end}"
     return None
 
 
@@ -201,18 +201,18 @@ def _day(step: Any, rules: Any) -> date:
 
 
 def _start(case: Any, step: Any, rules: Any) -> None:
-    case.actual_departure = _day(step, rules)
+    case.actual_start = _day(step, rules)
 
 
 def _complete(case: Any, step: Any, rules: Any) -> None:
     """The day the project ended: the given day, else its end date when completed on
     time, else the day it completed (a project resumed after its end date)."""
     if step.params.get("on") is not None:
-        case.actual_return = as_date(step.params["on"])
-    elif case.planned_return and step.at <= rules.end_of_day(case.planned_return):
-        case.actual_return = case.planned_return
+        case.actual_end = as_date(step.params["on"])
+    elif case.planned_end and step.at <= rules.end_of_day(case.planned_end):
+        case.actual_end = case.planned_end
     else:
-        case.actual_return = rules.local_date(step.at)
+        case.actual_end = rules.local_date(step.at)
 
 
 def _suspend(case: Any, step: Any, rules: Any) -> None:
@@ -241,7 +241,7 @@ def _extend(case: Any, step: Any, rules: Any) -> None:
     extensions = list(data.get("extensions", []))
     extensions.append(
         {
-            "from": case.planned_return.isoformat() if case.planned_return else None,
+            "from": case.planned_end.isoformat() if case.planned_end else None,
             "to": until.isoformat(),
             "at": step.at.isoformat(),
             "reason": step.reason,
@@ -249,19 +249,19 @@ def _extend(case: Any, step: Any, rules: Any) -> None:
     )
     data["extensions"] = extensions
     case.data = data
-    case.planned_return = until
+    case.planned_end = until
 
 
 def _open_final(case: Any, step: Any, rules: Any) -> list[tuple[str, dict[str, Any]]]:
     """Spawn: the final report, due ``final_report_due`` after the project ended."""
-    ended = case.actual_return or rules.local_date(step.at)
+    ended = case.actual_end or rules.local_date(step.at)
     version = rule_version(setting(case, rules, "final_report_due"), ended, "final_report_due")
     due = version["due"]
     final = Occurrence(
         key="final",
         label="kết thúc dự án",
         label_en="project completion",
-        period_start=case.planned_departure,
+        period_start=case.planned_start,
         period_end=ended,
         opens_at=step.at,
         deadline=rules.deadline(ended, due),
@@ -280,14 +280,14 @@ def _open_final(case: Any, step: Any, rules: Any) -> list[tuple[str, dict[str, A
 
 
 def _start_at(case: Any, rules: Any) -> list[datetime]:
-    return [rules.start_of_day(case.planned_departure)] if case.planned_departure else []
+    return [rules.start_of_day(case.planned_start)] if case.planned_start else []
 
 
 def _complete_at(case: Any, rules: Any) -> list[datetime]:
     """24:00 of the end date, or the resumption when the project resumed after it."""
-    if not case.planned_return:
+    if not case.planned_end:
         return []
-    at = rules.end_of_day(case.planned_return)
+    at = rules.end_of_day(case.planned_end)
     resumed = [p.until for p in pauses(case) if p.until is not None]
     return [max([at, *resumed])]
 
@@ -400,7 +400,7 @@ def project_fields(
         "unit_id": unit_id,
         "decision_id": decision_id,
         "email": email,
-        "planned_departure": start,
-        "planned_return": end,
+        "planned_start": start,
+        "planned_end": end,
         "data": {"project_code": project_code, **{k: v for k, v in data.items() if v is not None}},
     }

@@ -112,12 +112,12 @@ def report_basis(case: Any, rules: Any) -> dict[str, Any]:
     kept = deadlines.kept(case).get("report") or {}
     version = (kept.get("rules") or {}).get(key)
     if version is None:
-        version = getattr(rules.settings, key).in_force(case.actual_return).record(key)
-    return deadlines.basis("return", case.actual_return, rule=version)
+        version = getattr(rules.settings, key).in_force(case.actual_end).record(key)
+    return deadlines.basis("return", case.actual_end, rule=version)
 
 
 def report_deadline(case: Any, rules: Any) -> date:
-    """The deadline a return on ``case.actual_return`` gives this traveller."""
+    """The deadline a return on ``case.actual_end`` gives this traveller."""
     return deadlines.explain_basis(rules.calendar, "report", report_basis(case, rules)).result
 
 
@@ -137,14 +137,14 @@ def _keep_report(case: Any, record: dict[str, Any], rules: Any) -> date:
 
 def _can_depart(case: Any, step: Any, rules: Any) -> str | None:
     day = _param_date(step, "on", rules)
-    if case.planned_return and day > case.planned_return:
-        return f"departure {day} is after the planned return {case.planned_return}"
+    if case.planned_end and day > case.planned_end:
+        return f"departure {day} is after the planned return {case.planned_end}"
     return None
 
 
 def _can_return(case: Any, step: Any, rules: Any) -> str | None:
     day = _param_date(step, "on", rules)
-    departed = case.actual_departure or case.planned_departure
+    departed = case.actual_start or case.planned_start
     if departed and day < departed:
         return f"return date {day} is before the departure date {departed}"
     return None
@@ -152,8 +152,8 @@ def _can_return(case: Any, step: Any, rules: Any) -> str | None:
 
 def _can_file(case: Any, step: Any, rules: Any) -> str | None:
     day = _param_date(step, "on", rules)
-    if case.actual_return and day < case.actual_return:
-        return f"report date {day} is before the return date {case.actual_return}"
+    if case.actual_end and day < case.actual_end:
+        return f"report date {day} is before the return date {case.actual_end}"
     return None
 
 
@@ -207,11 +207,11 @@ def extended_deadline(case: Any, step: Any, rules: Any) -> date:
 
 
 def _depart(case: Any, step: Any, rules: Any) -> None:
-    case.actual_departure = _param_date(step, "on", rules)
+    case.actual_start = _param_date(step, "on", rules)
 
 
 def _return(case: Any, step: Any, rules: Any) -> None:
-    case.actual_return = _param_date(step, "on", rules)
+    case.actual_end = _param_date(step, "on", rules)
 
 
 def _open_report(case: Any, step: Any, rules: Any) -> None:
@@ -230,7 +230,7 @@ def deadline_from(case: Any, event: str, at: datetime, rules: Any) -> date | Non
     kept = deadlines.kept(case).get("report")
     if kept:
         return deadlines.explain_basis(rules.calendar, "report", kept).result
-    if event == "open_report" and case.actual_return:
+    if event == "open_report" and case.actual_end:
         return report_deadline(case, rules)
     if event == "reject":
         return rules.deadline(
@@ -273,11 +273,11 @@ def _escalate(case: Any, step: Any, rules: Any) -> None:
 
 
 def _departure_at(case: Any, rules: Any) -> list:
-    return [rules.start_of_day(case.planned_departure)] if case.planned_departure else []
+    return [rules.start_of_day(case.planned_start)] if case.planned_start else []
 
 
 def _return_at(case: Any, rules: Any) -> list:
-    return [rules.start_of_day(case.planned_return)] if case.planned_return else []
+    return [rules.start_of_day(case.planned_end)] if case.planned_end else []
 
 
 def _reminders_at(case: Any, rules: Any) -> list:
@@ -304,7 +304,7 @@ ACTIVE = ("report_due", "overdue", "escalated")
 def _on_update(case: Any, step: Any, rules: Any) -> None:
     """A corrected return date or purpose moves an open report's deadline."""
     changed = step.params.get("changes", {})
-    if case.state in ACTIVE and case.actual_return and {"actual_return", "purpose"} & set(changed):
+    if case.state in ACTIVE and case.actual_end and {"actual_end", "purpose"} & set(changed):
         case.deadline = _keep_report(case, report_basis(case, rules), rules)
 
 

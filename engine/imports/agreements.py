@@ -92,9 +92,9 @@ def _changes(case: Any, values: dict[str, Any]) -> dict[str, Any]:
     wanted = {
         "name": values["title"],
         "unit_id": values["unit_id"],
-        "destinations": values["partner_country"],
-        "planned_departure": values["start"],
-        "planned_return": values["end"],
+        "country_codes": values["partner_country"],
+        "planned_start": values["start"],
+        "planned_end": values["end"],
         "data": data,
     }
     return {k: v for k, v in wanted.items() if getattr(case, k) != v}

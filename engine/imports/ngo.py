@@ -195,8 +195,8 @@ def _changes(case: Any, values: dict[str, Any]) -> dict[str, Any]:
     wanted = {
         "name": values["name"],
         "unit_id": values["unit_id"],
-        "planned_departure": values["start"],
-        "planned_return": values["end"],
+        "planned_start": values["start"],
+        "planned_end": values["end"],
         "data": data,
     }
     return {k: v for k, v in wanted.items() if getattr(case, k) != v}

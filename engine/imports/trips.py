@@ -26,7 +26,7 @@ class TripRow:
     position: str | None
     unit_id: int
     category: str  # standing_committee | unit
-    destinations: tuple[str, ...]  # ISO alpha-2
+    country_codes: tuple[str, ...]  # ISO alpha-2
     purpose: str  # official | private
     departure: date
     return_: date

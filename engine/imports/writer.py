@@ -218,7 +218,7 @@ class TripWriter:
             name=row.name,
             unit_id=row.unit_id,
             category=row.category,
-            destinations=",".join(row.destinations),
+            country_codes=",".join(row.country_codes),
             purpose=row.purpose,
             departure=row.departure,
             return_=row.return_,
@@ -303,10 +303,10 @@ class TripWriter:
         reason = f"re-imported from {self.source}, row {row.row}"
         result = RowResult(row.row, "unchanged", label, case.state, case=case)
         wf = self.app.registry[case.workflow].workflow  # its state tags classify the case
-        if case.actual_departure is not None:
-            wanted["actual_departure"] = row.departure
-        if case.actual_return is not None:
-            wanted["actual_return"] = row.return_
+        if case.actual_start is not None:
+            wanted["actual_start"] = row.departure
+        if case.actual_end is not None:
+            wanted["actual_end"] = row.return_
         if wf.phase(case.state) == "done" and row.filed_on is not None:
             wanted["report_filed_on"] = row.filed_on
         wanted.pop("name_key")

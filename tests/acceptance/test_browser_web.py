@@ -175,9 +175,9 @@ def test_unit_follows_the_reminder_link_and_files(site: dict[str, Any]) -> None:
             s, "trip",
             {"decision_id": dec.id, "unit_id": site["unit"].id, "name": "Lê Hoàng Cường",
              "name_key": name_key("Lê Hoàng Cường"), "category": "unit",
-             "destinations": "KH", "purpose": "official",
-             "planned_departure": today - timedelta(days=10),
-             "planned_return": today - timedelta(days=1),
+             "country_codes": "KH", "purpose": "official",
+             "planned_start": today - timedelta(days=10),
+             "planned_end": today - timedelta(days=1),
              "email": "cuong@syt.tayninh.gov.vn"},
             actor="test", at=clock.now() - timedelta(days=20),
         )

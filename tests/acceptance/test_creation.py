@@ -118,7 +118,7 @@ def test_web_new_decision_with_past_dates_is_escalated(site: dict[str, Any]) -> 
 def test_a_trip_still_ahead_gets_its_approval_notice(app: Any, clock: Any) -> None:
     unit = add_unit(app)
     traveller = Traveller(name="Nguyễn  Văn Sắp Đi", unit_id=unit.id, category="unit",
-                          destinations="KH", purpose="official",
+                          country_codes="KH", purpose="official",
                           departure=date(2021, 9, 1), return_=date(2021, 9, 6))
     with app.db.session() as s:
         [case] = open_trips(app.engine, s, number="90/QĐ-SNgV", decided_on=date(2021, 7, 30),

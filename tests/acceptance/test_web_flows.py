@@ -71,8 +71,8 @@ def trip(app: App, unit: Any, name: str = "Nguyễn Văn An", decision: str = "3
         case = app.engine.create_case(
             s, "trip",
             {"decision_id": dec.id, "unit_id": unit.id, "name": name, "name_key": name_key(name),
-             "category": "unit", "destinations": "KH", "purpose": "official",
-             "planned_departure": date(2021, 7, 1), "planned_return": back},
+             "category": "unit", "country_codes": "KH", "purpose": "official",
+             "planned_start": date(2021, 7, 1), "planned_end": back},
             actor="test", at=datetime(2021, 6, 20, 1, 0),
         )
         return case.id
@@ -260,7 +260,7 @@ def test_new_decision_with_two_travellers(site: dict[str, Any]) -> None:
     assert answer.status_code == 303
     with app.db.session(write=False) as s:
         cases = s.exec(select(Case).order_by(Case.id)).all()
-    assert [(c.name, c.destinations, c.state) for c in cases] == [
+    assert [(c.name, c.country_codes, c.state) for c in cases] == [
         ("Phạm Thị Dung", "KR", "approved"), ("Võ Văn Em", "JP,KR", "approved")]
     listed = client.get(answer.headers["location"]).text
     assert "Phạm Thị Dung" in listed and "Võ Văn Em" in listed

@@ -44,8 +44,8 @@ def _trip(app: App, unit: Any, name: str, decision: str) -> int:
         case = app.engine.create_case(
             s, "trip",
             {"decision_id": dec.id, "unit_id": unit.id, "name": name, "name_key": name_key(name),
-             "category": "unit", "destinations": "KH", "purpose": "official",
-             "planned_departure": date(2021, 7, 1), "planned_return": date(2021, 7, 20)},
+             "category": "unit", "country_codes": "KH", "purpose": "official",
+             "planned_start": date(2021, 7, 1), "planned_end": date(2021, 7, 20)},
             actor="test", at=datetime(2021, 6, 20, 1, 0),
         )
         return case.id

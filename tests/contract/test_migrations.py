@@ -12,6 +12,7 @@ represent (if that changes, filter that one difference with a comment saying why
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData, inspect
+from sqlalchemy import Connection, MetaData, inspect, text
 from sqlmodel import SQLModel
 
 from storage.db import Database, alembic_config
@@ -99,7 +100,7 @@ def test_downgrade_and_upgrade_again(fresh: Database) -> None:
     """Every migration defines its downgrade: one step back drops what it added, down to
     nothing drops every table, and upgrading again gives the models' schema."""
     fresh.upgrade()
-    migrate(fresh, "downgrade", "-1")
+    migrate(fresh, "downgrade", "0001_initial")
     tables = set(inspect(fresh.engine).get_table_names())
     assert "app_secret" not in tables and "case" in tables
     migrate(fresh, "downgrade", "base")
@@ -107,3 +108,46 @@ def test_downgrade_and_upgrade_again(fresh: Database) -> None:
     fresh.upgrade()
     with fresh.engine.connect() as conn:
         assert diff(conn) == []
+
+
+def test_neutral_case_columns_carry_the_data_over(fresh: Database) -> None:
+    """0003 renames the trip-named case columns for what they hold; a project's period
+    and a queued notice's context survive the upgrade, and the downgrade restores them."""
+    migrate(fresh, "upgrade", "0002_notifications")
+    now = "2021-08-01 00:00:00"
+    with fresh.engine.begin() as conn:
+        conn.execute(
+            text(
+                'INSERT INTO "case" (id, workflow, state, version, name, name_key, '
+                "planned_departure, planned_return, actual_return, destinations, "
+                "escalation_level, data, created_at, updated_at) VALUES (1, 'ngo_project', "
+                "'implementing', 1, 'Dự án', 'du an', '2021-01-01', '2023-12-31', NULL, 'KR', "
+                "0, '{}', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO outbox (id, key, kind, case_id, level, language, to_addrs, "
+                "cc_addrs, context, status, attempts, next_attempt_at, refused, message_id, created_at) "
+                "VALUES (1, 'k', "
+                "'reminder', 1, 0, 'vi', '[]', '[]', :ctx, 'pending', 0, :now, '[]', 'm', :now)"
+            ),
+            {
+                "ctx": json.dumps({"case": {"planned_return": "2023-12-31", "destinations": "KR"}}),
+                "now": now,
+            },
+        )
+    migrate(fresh, "upgrade", "head")
+    with fresh.engine.connect() as conn:
+        row = conn.execute(
+            text('SELECT planned_start, planned_end, country_codes FROM "case"')
+        ).one()
+        (context,) = conn.execute(text("SELECT context FROM outbox")).one()
+    assert [str(v) for v in row] == ["2021-01-01", "2023-12-31", "KR"]
+    context = context if isinstance(context, dict) else json.loads(context)
+    assert context == {"case": {"planned_end": "2023-12-31", "country_codes": "KR"}}
+    migrate(fresh, "downgrade", "0002_notifications")
+    with fresh.engine.connect() as conn:
+        back = conn.execute(text('SELECT planned_departure, destinations FROM "case"')).one()
+    assert [str(v) for v in back] == ["2021-01-01", "KR"]

@@ -127,11 +127,11 @@ def test_the_state_at_an_instant_and_the_filing_that_put_it_there(db: Database) 
             unit_id=uid,
             position="Giám đốc",
             category="unit",
-            destinations="KH,LA",
+            country_codes="KH,LA",
             purpose="official",
-            planned_departure=date(2021, 3, 2),
-            actual_departure=date(2021, 3, 3),
-            planned_return=date(2021, 3, 6),
+            planned_start=date(2021, 3, 2),
+            actual_start=date(2021, 3, 3),
+            planned_end=date(2021, 3, 6),
             deadline=date(2021, 3, 22),
             report_filed_on=date(2021, 3, 10),
             filed_late=False,
@@ -169,7 +169,7 @@ def test_the_state_at_an_instant_and_the_filing_that_put_it_there(db: Database) 
         unit_code="SYT",
         unit_name="Sở Y tế",
         category="unit",
-        destinations="KH,LA",
+        country_codes="KH,LA",
         purpose="official",
         departure=date(2021, 3, 3),  # actual before planned
         return_=date(2021, 3, 6),  # no actual return: the planned one
@@ -220,8 +220,8 @@ def test_the_period_by_decision_or_by_return_and_the_workflow(db: Database) -> N
             ids[key] = case(
                 s,
                 decision=(key, decided, "province"),
-                planned_return=planned,
-                actual_return=actual,
+                planned_end=planned,
+                actual_end=actual,
             )
             history(s, ids[key], ("create", None, "approved", day(0)))
         ngo = case(s, workflow="ngo_project", decision=("ngo", date(2021, 5, 1), "province"))
@@ -427,9 +427,9 @@ def test_the_case_list_the_exports_write(db: Database) -> None:
             unit_id=syt,
             category="unit",
             purpose="official",
-            planned_departure=date(2021, 3, 1),
-            actual_departure=date(2021, 3, 2),
-            planned_return=date(2021, 3, 5),
+            planned_start=date(2021, 3, 1),
+            actual_start=date(2021, 3, 2),
+            planned_end=date(2021, 3, 5),
             deadline=date(2021, 3, 20),
             escalation_level=2,
         )
@@ -437,8 +437,8 @@ def test_the_case_list_the_exports_write(db: Database) -> None:
             s,
             state="closed",
             unit_id=sgd,
-            planned_return=date(2021, 3, 5),
-            actual_return=date(2021, 3, 4),
+            planned_end=date(2021, 3, 5),
+            actual_end=date(2021, 3, 4),
             report_filed_on=date(2021, 3, 10),
             filed_late=True,
         )

@@ -30,7 +30,7 @@ def test_import_an_agreement_with_its_past(app, tmp_path):
     report = import_file(app, "agreements", path, ImportOptions())
     agreement = report.result.rows[0].case.id
     found = case(app, agreement)
-    assert (found.state, found.destinations, found.deadline) == (
+    assert (found.state, found.country_codes, found.deadline) == (
         "expired",
         "KH",
         date(2021, 12, 17),

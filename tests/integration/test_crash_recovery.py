@@ -37,9 +37,9 @@ def _seed(db: Path) -> None:
             for n in range(CASES):
                 app.engine.create_case(session, "trip", {
                     "decision_id": decision.id, "unit_id": unit.id, "name": f"Người {n}",
-                    "name_key": f"nguoi {n}", "category": "unit", "destinations": "KH",
-                    "purpose": "official", "planned_departure": date(2021, 8, 30),
-                    "planned_return": date(2021, 9, 6),
+                    "name_key": f"nguoi {n}", "category": "unit", "country_codes": "KH",
+                    "purpose": "official", "planned_start": date(2021, 8, 30),
+                    "planned_end": date(2021, 9, 6),
                 }, actor="seed", notify=False)
     finally:
         app.close()

@@ -199,8 +199,8 @@ def _trip_back(app: App, clock: ManualClock, back: date, purpose: str = "officia
         unit,
         purpose=purpose,
         decided_on=date(back.year, 1, 2),
-        planned_departure=date(back.year, back.month, 1),
-        planned_return=back,
+        planned_start=date(back.year, back.month, 1),
+        planned_end=back,
     )
     # departed on the 1st (backdated): the planned return's timer brings it back
     _fire(app, case_id, "depart", on=date(back.year, back.month, 1))
@@ -265,7 +265,7 @@ def test_a_correction_moves_the_deadline_and_the_history_says_so(
         app.engine.update_fields(
             session,
             case_id,
-            {"actual_return": date(2024, 4, 24)},
+            {"actual_end": date(2024, 4, 24)},
             actor="import",
             reason="sửa ngày về",
         )

@@ -39,11 +39,11 @@ def _trip(name: str, **fields: Any) -> dict[str, Any]:
         "name": name,
         "name_key": name.lower(),
         "category": "unit",
-        "destinations": "KH",
+        "country_codes": "KH",
         "purpose": "official",
         "email": "an.nguyen@example.vn",
-        "planned_departure": date(2021, 8, 30),
-        "planned_return": date(2021, 9, 6),
+        "planned_start": date(2021, 8, 30),
+        "planned_end": date(2021, 9, 6),
     }
     return {**values, **fields}
 
@@ -78,8 +78,8 @@ def _specs(unit_id: int) -> list[CaseSpec]:
         ),
         CaseSpec(  # still ahead: departs in November
             "trip",
-            _trip("Ahead", unit_id=unit_id, planned_departure=date(2021, 11, 2),
-                  planned_return=date(2021, 11, 9)),
+            _trip("Ahead", unit_id=unit_id, planned_start=date(2021, 11, 2),
+                  planned_end=date(2021, 11, 9)),
             datetime(2021, 10, 14, 17, 0),
         ),
     ]

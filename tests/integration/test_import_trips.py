@@ -138,10 +138,10 @@ def test_changed_return_date_moves_deadline_and_timers(app: App, tmp_path: Path)
     report = import_file(app, "trips", changed, ImportOptions())
     assert report.result.count("updated") == 1 and report.result.count("unchanged") == 19
     [row] = [r for r in report.result.rows if r.action == "updated"]
-    assert row.changes["actual_return"] == ["2021-08-06", "2021-08-09"]
+    assert row.changes["actual_end"] == ["2021-08-06", "2021-08-09"]
 
     tam = _cases(app)["Kiều Văn Tâm"]
-    assert (tam.actual_return, tam.deadline, tam.state) == (
+    assert (tam.actual_end, tam.deadline, tam.state) == (
         date(2021, 8, 9), date(2021, 8, 24), "report_due",
     )
     with app.db.session(write=False) as session:
@@ -150,7 +150,7 @@ def test_changed_return_date_moves_deadline_and_timers(app: App, tmp_path: Path)
     assert ("deadline", 1, datetime(2021, 8, 24, 17, 0)) in timers
     assert not set(timers) & {t for t in timers_before if t[0] == "deadline"}
     assert len(update) == 1
-    assert update[0].data["changes"]["actual_return"] == ["2021-08-06", "2021-08-09"]
+    assert update[0].data["changes"]["actual_end"] == ["2021-08-06", "2021-08-09"]
     assert update[0].data["changes"]["deadline"] == ["2021-08-23", "2021-08-24"]
     assert "changed.csv" in update[0].reason
 

@@ -177,8 +177,8 @@ def test_extension_rearms_the_schedule_and_is_in_the_history(app):
     assert reports["2022-H1"].deadline == date(2022, 7, 15)
     assert reports["final"].deadline == date(2022, 9, 30)
     parent = case(app, project)
-    assert parent.planned_return == date(2022, 8, 31)
-    assert parent.actual_return == date(2022, 8, 31)
+    assert parent.planned_end == date(2022, 8, 31)
+    assert parent.actual_end == date(2022, 8, 31)
     assert parent.data["extensions"][0]["from"] == "2022-02-28"
     extend = [e for e in history(app, project) if e.event == "extend"]
     assert extend and extend[0].data["until"] == "2022-08-31"

@@ -226,14 +226,14 @@ def test_unit_without_address_alerts_then_resend_after_fixing(
 
 def test_weekly_digest_once_per_iso_week(app: App, smtp_server: SmtpServer) -> None:
     unit = add_unit(app)
-    due = add_trip(app, unit, planned_departure=date(2021, 9, 1), planned_return=date(2021, 9, 6))
+    due = add_trip(app, unit, planned_start=date(2021, 9, 1), planned_end=date(2021, 9, 6))
     late = add_trip(
         app,
         unit,
         name="Trần Thị Bình",
         name_key="tran thi binh",
-        planned_departure=date(2021, 8, 3),
-        planned_return=date(2021, 8, 10),
+        planned_start=date(2021, 8, 3),
+        planned_end=date(2021, 8, 10),
     )
     app.engine.sweep(datetime(2021, 9, 19, 0, 0))
     monday = datetime(2021, 9, 20, 0, 30)  # Monday 07:30

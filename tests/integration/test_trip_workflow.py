@@ -226,7 +226,7 @@ def test_correction_moves_deadline_and_timers(app: App, clock: ManualClock) -> N
     case_id = _to_state(app, clock, "report_due")
     with app.db.session() as session:
         app.engine.update_fields(
-            session, case_id, {"actual_return": date(2021, 8, 10)}, actor="import",
+            session, case_id, {"actual_end": date(2021, 8, 10)}, actor="import",
             reason="re-import",
         )
     with app.db.session(write=False) as session:
@@ -250,7 +250,7 @@ def test_correction_into_the_past_catches_the_case_up(app: App, clock: ManualClo
     app.engine.sweep()  # returned 6/9, report due 21/9
     with app.db.session() as session:
         app.engine.update_fields(
-            session, case_id, {"actual_return": date(2021, 8, 10)}, actor="import", reason="sửa"
+            session, case_id, {"actual_end": date(2021, 8, 10)}, actor="import", reason="sửa"
         )
     with app.db.session(write=False) as session:
         case = storage.cases.get_case(session, case_id)
@@ -260,7 +260,7 @@ def test_correction_into_the_past_catches_the_case_up(app: App, clock: ManualClo
     assert ("deadline_passed", datetime(2021, 8, 25, 17, 0)) in events
     assert [e for e, _ in events].count("deadline_passed") == 1
     with app.db.session() as session:  # the same correction again changes nothing
-        app.engine.update_fields(session, case_id, {"actual_return": date(2021, 8, 10)},
+        app.engine.update_fields(session, case_id, {"actual_end": date(2021, 8, 10)},
                                  actor="import")
     with app.db.session(write=False) as session:
         assert len(storage.events.case_events(session, case_id)) == len(events)
@@ -286,7 +286,7 @@ def test_correction_that_puts_the_deadline_ahead_reopens_a_late_case(
     clock.set(datetime(2021, 9, 23, 3, 0))
     app.engine.sweep()  # overdue since 22/9
     with app.db.session() as session:
-        app.engine.update_fields(session, case_id, {"actual_return": date(2021, 9, 20)},
+        app.engine.update_fields(session, case_id, {"actual_end": date(2021, 9, 20)},
                                  actor="import", reason="ngày về đúng là 20/9")
     with app.db.session(write=False) as session:
         case = storage.cases.get_case(session, case_id)
@@ -304,7 +304,7 @@ def test_departure_and_return_recorded_by_hand_rearm_the_timers(
     return with their dates dates them then: report_due arms its timers from the
     return and the case catches up to escalated, each step at its own instant."""
     clock.set(datetime(2021, 10, 20, 1, 0))
-    case_id = add_trip(app, planned_return=date(2021, 12, 31))  # came back early
+    case_id = add_trip(app, planned_end=date(2021, 12, 31))  # came back early
     with app.db.session(write=False) as session:
         assert storage.cases.get_case(session, case_id).state == "approved"
         assert not storage.timers.pending_timers(session, case_id)

@@ -195,7 +195,7 @@ def seed(url: str, size: Sizes) -> Database:
             "version": 1,
             "unit_id": unit_id,
             "category": "unit",
-            "destinations": "KH",
+            "country_codes": "KH",
             "purpose": "official",
             "escalation_level": 0,
             "data": {},
@@ -207,13 +207,13 @@ def seed(url: str, size: Sizes) -> Database:
             row = {**common, "name": f"Nguyễn Văn {i}", "name_key": f"nguyen van {i}",
                    "email": f"nguoi{i}@example.vn"}
             if i < size.notices:
-                row.update(state="report_due", planned_departure=date(2026, 2, 20),
-                           planned_return=date(2026, 3, 1), actual_departure=date(2026, 2, 20),
-                           actual_return=date(2026, 3, 1), deadline=DEADLINE)
+                row.update(state="report_due", planned_start=date(2026, 2, 20),
+                           planned_end=date(2026, 3, 1), actual_start=date(2026, 2, 20),
+                           actual_end=date(2026, 3, 1), deadline=DEADLINE)
             else:
-                row.update(state="approved", planned_departure=date(2026, 3, 10),
-                           planned_return=date(2026, 3, 25), actual_departure=None,
-                           actual_return=None, deadline=None)
+                row.update(state="approved", planned_start=date(2026, 3, 10),
+                           planned_end=date(2026, 3, 25), actual_start=None,
+                           actual_end=None, deadline=None)
             rows.append(row)
         table = Case.__table__
         ids = list(

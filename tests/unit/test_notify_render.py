@@ -49,15 +49,15 @@ def snapshot(**over):
         "unit_code": "TB",
         "unit_name": "UBND huyện Tân Biên",
         "category": "unit",
-        "destinations": ["KH", "LA"],
+        "country_codes": ["KH", "LA"],
         "purpose": "official",
         "decision_number": "36/QĐ-SNgV",
         "decision_date": "2021-08-01",
         "issuer": "department",
-        "planned_departure": "2021-08-30",
-        "planned_return": "2021-09-06",
-        "actual_departure": "2021-08-30",
-        "actual_return": "2021-09-06",
+        "planned_start": "2021-08-30",
+        "planned_end": "2021-09-06",
+        "actual_start": "2021-08-30",
+        "actual_end": "2021-09-06",
         "deadline": "2021-09-21",
         "email": "an@example.vn",
         "reason": "Thiếu phần kết quả",
@@ -178,7 +178,7 @@ def test_reminder_text_is_exact_vietnamese(config):
 
 
 def test_approval_notice_states_the_expected_deadline(config):
-    r = row("approval_notice", level=0, deadline=None, actual_return=None, state="approved")
+    r = row("approval_notice", level=0, deadline=None, actual_end=None, state="approved")
     out = Renderer().render(
         "approval_notice", "vi", notice_context(r, config, NOW, config.business_calendar())
     )

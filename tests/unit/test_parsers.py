@@ -109,8 +109,8 @@ def test_countries_by_code_vietnamese_or_english_name(value, expected):
 
 def test_an_unknown_country_is_named_with_the_field():
     with pytest.raises(InvalidInput) as caught:
-        parse_countries("Lào, Narnia, Atlantis", "traveller 1: destinations")
-    assert caught.value.field == "traveller 1: destinations"
+        parse_countries("Lào, Narnia, Atlantis", "traveller 1: country_codes")
+    assert caught.value.field == "traveller 1: country_codes"
     assert "không rõ quốc gia 'Narnia', 'Atlantis'" in caught.value.message
 
 

@@ -47,10 +47,10 @@ def trip(**fields: Any) -> Draft:
         "state": "approved",
         "version": 1,
         "purpose": "official",
-        "planned_departure": date(2021, 8, 30),
-        "planned_return": date(2021, 9, 6),
-        "actual_departure": None,
-        "actual_return": None,
+        "planned_start": date(2021, 8, 30),
+        "planned_end": date(2021, 9, 6),
+        "actual_start": None,
+        "actual_end": None,
         "deadline": None,
         "escalation_level": 0,
         "report_filed_on": None,
@@ -116,8 +116,8 @@ def test_a_trip_still_ahead_keeps_its_approval_and_stores_its_timer(registry, ru
 def test_a_step_applies_an_event_then_fires_the_due_timers(registry, rules) -> None:
     """A return recorded on 6/9 for a case travelling since 30/8: report_due, its
     reminders and deadline fire by now; the stored return timer is cancelled."""
-    case = trip(state="travelling", actual_departure=date(2021, 8, 30),
-                planned_return=date(2021, 12, 31), version=3)
+    case = trip(state="travelling", actual_start=date(2021, 8, 30),
+                planned_end=date(2021, 12, 31), version=3)
     s = stepper(registry, rules)
     at = datetime(2021, 9, 5, 17, 0)
     work = CaseWork(case, expected_version=3, horizon=at)
@@ -140,7 +140,7 @@ def test_a_timer_of_a_state_the_case_left_is_stale(registry, rules) -> None:
 
 
 def test_a_due_stored_timer_fires_and_is_marked(registry, rules) -> None:
-    case = trip(state="report_due", actual_return=date(2021, 9, 6), deadline=date(2021, 9, 21))
+    case = trip(state="report_due", actual_end=date(2021, 9, 6), deadline=date(2021, 9, 21))
     work = CaseWork(case, expected_version=1, horizon=datetime(2021, 9, 22, 0, 0))
     queue = [DueTimer(42, "deadline", 1, datetime(2021, 9, 21, 17, 0))]
     stepper(registry, rules).catch_up(case, work, queue)

@@ -59,11 +59,11 @@ class CaseOut(BaseModel):
     decision_number: str | None = None
     decision_date: date | None = None
     issuer: str | None = None
-    destinations: list[str] = Field(default_factory=list)
+    country_codes: list[str] = Field(default_factory=list)
     purpose: str | None = None
-    planned_departure: date | None = None
-    planned_return: date | None = None
-    actual_return: date | None = None
+    planned_start: date | None = None
+    planned_end: date | None = None
+    actual_end: date | None = None
     deadline: date | None = None
     report_filed_on: date | None = None
     filed_late: bool | None = None
@@ -73,7 +73,7 @@ class CaseOut(BaseModel):
 class CaseDetail(CaseOut):
     version: int
     email: str | None = None
-    actual_departure: date | None = None
+    actual_start: date | None = None
     parent_id: int | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
@@ -100,7 +100,7 @@ class EventOut(BaseModel):
 
 def _case_out(row: dict[str, Any]) -> CaseOut:
     values = dict(row)
-    values["destinations"] = [d for d in (row.get("destinations") or "").split(",") if d]
+    values["country_codes"] = [d for d in (row.get("country_codes") or "").split(",") if d]
     return CaseOut(**{k: v for k, v in values.items() if k in CaseOut.model_fields})
 
 
@@ -169,7 +169,7 @@ def get_case(
         decision = pages.decision(s, case.decision_id)
     values = case.model_dump()
     values.update(
-        destinations=[d for d in (case.destinations or "").split(",") if d],
+        country_codes=[d for d in (case.country_codes or "").split(",") if d],
         unit_code=unit.code if unit else None,
         unit_name=unit.name if unit else None,
         decision_number=decision.number if decision else None,

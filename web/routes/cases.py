@@ -145,8 +145,8 @@ def export_rows(request: Request, flt: pages.CaseFilter) -> list[dict[str, Any]]
                 "unit": r["unit_code"],
                 "category": r["category"],
                 "purpose": r["purpose"],
-                "departure": _iso(r["planned_departure"]),
-                "return": _iso(r["actual_return"] or r["planned_return"]),
+                "departure": _iso(r["planned_start"]),
+                "return": _iso(r["actual_end"] or r["planned_end"]),
                 "deadline": _iso(r["deadline"]),
                 "report_filed_on": _iso(r["report_filed_on"]),
                 "filed_late": r["filed_late"],
@@ -246,7 +246,7 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
         "can_file_report": takes_report(app, case) and principal.role in ("unit", *STAFF),
         "case_phase": app.registry.phase(case.state, case.workflow),  # its CSS class
         "today": local_date(app.clock.now(), app.config.organisation.tz).isoformat(),
-        "destinations": _country_names(case.destinations, language(request)),
+        "country_codes": _country_names(case.country_codes, language(request)),
     }
 
 

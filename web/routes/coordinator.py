@@ -42,7 +42,7 @@ TRAVELLER_FIELDS = (
     "position",
     "unit",
     "category",
-    "destinations",
+    "destinations",  # keep name: the form field, not the column
     "purpose",
     "email",
     "departure",
