@@ -494,3 +494,7 @@ def _iso(value: date | None) -> str | None:
 
 def _user() -> str:
     return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'operator'}"
+
+
+if __name__ == "__main__":
+    raise SystemExit("run `theodoi` or `python -m cli`: this module is the root app only")
