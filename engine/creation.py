@@ -35,6 +35,7 @@ from storage.db import Session
 from storage.models import Case
 from workflows.agreement import agreement_fields
 from workflows.ngo_project import project_fields
+from workflows.trip_passport import PASSPORT
 
 ISSUER_MAX = 32  # Decision.issuer column
 
@@ -55,6 +56,7 @@ class Traveller:
     email: str | None = None
     filed_on: date | None = None
     accepted: bool = False
+    passport: str | None = None  # official | diplomatic | ordinary (workflows.trip_passport)
 
 
 def opened_at(engine: Engine, *days: date | None) -> datetime:
@@ -91,6 +93,7 @@ def trip_fields(decision_id: int | None, t: Traveller) -> dict[str, Any]:
         "email": t.email,
         "planned_departure": t.departure,
         "planned_return": t.return_,
+        "data": {"passport": t.passport} if t.passport else {},
     }
 
 
@@ -122,6 +125,8 @@ def check_traveller(t: Traveller, where: str = "") -> None:
     prefix = f"{where}: " if where else ""
     if not t.name.strip():
         raise InvalidInput(f"{prefix}name", "is empty")
+    if t.passport is not None and t.passport not in PASSPORT:
+        raise InvalidInput(f"{prefix}passport", f"'{t.passport}': use {PASSPORT.allowed()}")
     if t.return_ < t.departure:
         raise InvalidInput(
             f"{prefix}return", f"return date {t.return_} is before departure {t.departure}"

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kernel.settings import AfterOffsets, BeforeOffsets, DurationText
+from workflows import trip_passport
 from workflows.decision import ISSUER
 from workflows.definition import (
     Notice,
@@ -29,6 +30,13 @@ from workflows.definition import (
     Vocabulary,
     Workflow,
     WorkflowSettings,
+)
+from workflows.obligation import (
+    clock_notices,
+    clock_transitions,
+    open_follow_ups,
+    resume_clock,
+    suspend_clock,
 )
 
 
@@ -82,6 +90,11 @@ REMINDER = Notice("reminder", to=("unit",), cc=("person",), attach=("ics",))
 REJECTED = Notice("rejected", to=("unit",), cc=("person",), attach=("ics",))
 URGING = Notice("urging_letter", to=("unit_head",), cc=("unit",), attach=("letter",))
 ESCALATION = Notice("escalation", to=("ladder",), cc=("coordinators",), attach=("letter",))
+CLOCK = clock_notices(("unit",), ("person",))
+
+# What else a returned traveller owes, each an obligation of its own (a child case
+# opened on the return): adding one is declaring it in its module and naming it here.
+FOLLOW_UPS = (trip_passport.FOLLOW_UP,)
 
 
 def _param_date(step: Any, name: str, rules: Any) -> date:
@@ -222,6 +235,22 @@ def _next_escalation_at(case: Any, rules: Any) -> list:
 ACTIVE = ("report_due", "overdue", "escalated")
 
 
+def _suspend(case: Any, step: Any, rules: Any) -> None:
+    """Stop the report's clock, counting what is left in its rule's units."""
+    settings: TripSettings = rules.settings
+    rule = settings.private_report_due if case.purpose == "private" else settings.official_report_due
+    suspend_clock(case, step, rules, rule)
+
+
+def _resume(case: Any, step: Any, rules: Any) -> None:
+    resume_clock(case, step, rules)
+
+
+def _file_suspended(case: Any, step: Any, rules: Any) -> None:
+    resume_clock(case, step, rules)
+    _file(case, step, rules)
+
+
 def _on_update(case: Any, step: Any, rules: Any) -> None:
     """A corrected return date or purpose moves an open report's deadline."""
     changed = step.params.get("changes", {})
@@ -237,6 +266,7 @@ WORKFLOW = Workflow(
         "travelling",
         "returned",
         "report_due",
+        "suspended",
         "report_filed",
         "overdue",
         "escalated",
@@ -250,6 +280,7 @@ WORKFLOW = Workflow(
         "travelling": ("waiting",),
         "returned": ("waiting",),
         "report_due": ("due",),
+        "suspended": ("due",),  # owed, its clock stopped
         "report_filed": ("done", "review"),
         "overdue": ("late",),
         "escalated": ("late", "escalated"),
@@ -257,12 +288,23 @@ WORKFLOW = Workflow(
         "cancelled": ("cancelled",),
     },
     settings=TripSettings,
-    vocabularies={"issuer": ISSUER, "category": CATEGORY, "purpose": PURPOSE},
+    vocabularies={
+        "issuer": ISSUER,
+        "category": CATEGORY,
+        "purpose": PURPOSE,
+        "passport": trip_passport.PASSPORT,
+    },
     create_notices=(APPROVAL,),
     transitions=(
         Transition("depart", ("approved",), "travelling", _can_depart, _depart),
         Transition("return", ("travelling",), "returned", _can_return, _return),
-        Transition("open_report", ("returned",), "report_due", action=_open_report),
+        Transition(
+            "open_report",
+            ("returned",),
+            "report_due",
+            action=_open_report,
+            spawn=open_follow_ups(FOLLOW_UPS),
+        ),
         Transition("file", ACTIVE, "report_filed", _can_file, _file),
         Transition("accept", ("report_filed",), "closed"),
         Transition(
@@ -290,6 +332,20 @@ WORKFLOW = Workflow(
             needs=("reason", "until"),
         ),
         Transition("cancel", ("approved",), "cancelled", needs=("reason",)),
+        *clock_transitions(
+            due="report_due",
+            suspended="suspended",
+            active=ACTIVE,
+            filed="report_filed",
+            file_tells=None,
+            suspend=_suspend,
+            resume=_resume,
+            file_guard=_can_file,
+            file_suspended=_file_suspended,
+            can_extend=_can_extend,
+            extend=_extend,
+            notices=CLOCK,
+        ),
         Transition(
             "reopen",
             ("overdue", "escalated"),

@@ -14,6 +14,7 @@ from engine.imports.reading import Table
 from engine.imports.text import fold, name_key
 from engine.imports.units import RowReader
 from kernel.text import decision_identity
+from workflows.trip_passport import PASSPORT
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class TripRow:
     filed_on: date | None
     accepted: bool
     email: str | None
+    passport: str | None = None  # official | diplomatic | ordinary; None: not given
 
     @property
     def decision_key(self) -> tuple[str, int]:
@@ -88,6 +90,7 @@ def parse_trips(table: Table, units: UnitIndex, today: date) -> tuple[list[TripR
         filed = reader.get("report_filed_date", parsing.parse_date)
         accepted = reader.get("report_accepted", parsing.parse_yes_no) == "yes"
         email = reader.get("email", parsing.parse_email)
+        passport = reader.get("passport", PASSPORT.parse)
 
         if ddate and ddate > today:
             reader.fail(
@@ -155,6 +158,7 @@ def parse_trips(table: Table, units: UnitIndex, today: date) -> tuple[list[TripR
                     filed,
                     accepted,
                     email,
+                    passport=passport,
                 )
             )
     return rows, problems
