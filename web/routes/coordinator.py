@@ -27,6 +27,8 @@ from web.deps import (
     theodoi,
 )
 from web.routes.auth import safe_next
+from web.routes.unit import request_view
+from workflows.obligation import EXTENSION_REQUEST
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,6 +61,7 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         upcoming = pages.upcoming_deadlines(s, WAITING_STATES, today, horizon)
         escalated = pages.cases_in_state(s, "escalated", limit=50)
         notices = pages.notices(s, statuses=("failed", "held", "parked"), limit=50)
+        extension_requests = pages.extension_requests(s, EXTENSION_REQUEST)
     states = {
         name: list(app.registry[name].workflow.states) for name in counts if name in app.registry
     }
@@ -69,6 +72,9 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         "upcoming": upcoming,
         "escalated": escalated,
         "problem_notices": notices,
+        "extension_requests": [
+            {**row, "request": request_view(row["request"])} for row in extension_requests
+        ],
         "today": today,
         "horizon": horizon,
     }
