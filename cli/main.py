@@ -238,6 +238,10 @@ def trip_add(
     position: Annotated[str | None, typer.Option(help="Position (chức vụ).")] = None,
     purpose: Annotated[str, typer.Option(help="official or private.")] = "official",
     email: Annotated[str | None, typer.Option(help="The traveller's address (cc).")] = None,
+    passport: Annotated[
+        str | None,
+        typer.Option(help="official, diplomatic or ordinary (official/diplomatic: hand it back)."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Record a traveller sent abroad by a decision; prints the new case id.
@@ -248,6 +252,8 @@ def trip_add(
     choice(issuer, ("province", "department"), "issuer")
     choice(category, ("standing_committee", "unit"), "category")
     choice(purpose, ("official", "private"), "purpose")
+    if passport is not None:
+        choice(passport, ("official", "diplomatic", "ordinary"), "passport")
     decided_on = parse_date(decision_date, "decision-date")
     departure = parse_date(depart, "depart")
     arrival = parse_date(return_, "return")
@@ -263,6 +269,7 @@ def trip_add(
             return_=arrival,
             position=position,
             email=email,
+            passport=passport,
         )
         [case] = creation.open_trips(
             application.engine,
