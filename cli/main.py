@@ -33,6 +33,7 @@ from kernel.errors import ConfigError, InvalidInput, StorageError, TheodoiError
 from kernel.settings import Config, load_config
 from storage import decisions, queries
 from workflows import catalog
+from workflows.obligation import SUSPENSIONS, suspended_days
 
 app = typer.Typer(
     name="theodoi",
@@ -446,12 +447,18 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
         ]
         body = json.loads(case.model_dump_json())
         body["history"], body["timers"], body["notices"] = history, timers, notices
+        body["suspension"] = suspension_summary(case, application)
         if fmt == "json":
             typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
             return
         out.print(f"[bold]case {case.id}[/] {case.workflow} — {case.name} — [bold]{case.state}[/]")
         for key in ("deadline", "actual_return", "report_filed_on", "escalation_level"):
             out.print(f"  {key}: {body[key]}")
+        if body["suspension"]["suspensions"]:
+            out.print(f"  days suspended / số ngày tạm dừng: {body['suspension']['days']}")
+        pending = (case.data or {}).get("extension_request")
+        if pending:
+            out.print(f"  extension requested until {pending['until']}: {pending.get('reason')}")
         table = Table("at (local)", "event", "from", "to", "actor", "reason")
         for e in events:
             table.add_row(
@@ -465,6 +472,13 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
         out.print(table)
         for t in timers:
             out.print(f"  pending timer {t['kind']} {t['level']} at {t['fire_at']} UTC")
+
+
+def suspension_summary(case: Any, application: App) -> dict[str, Any]:
+    """The case's suspensions and the calendar days suspended (an open one up to today)."""
+    items = (case.data or {}).get(SUSPENSIONS, [])
+    today = to_local(application.clock.now(), application.config.organisation.tz).date()
+    return {"days": suspended_days(items, today), "suspensions": items}
 
 
 @app.command()

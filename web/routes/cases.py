@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -33,6 +33,7 @@ from web.deps import (
     require,
     theodoi,
 )
+from workflows.obligation import SUSPENSIONS, suspended_days
 
 router = APIRouter(include_in_schema=False)
 
@@ -218,7 +219,15 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
         timers = store.pending_timers(s, case.id)
         files = pages.attachments(s, case.id)
         sections = services.latest_sections(s, case.id)
+        children = store.find_cases(s, parent_id=case.id) if case.workflow == "trip" else []
+    suspensions = (case.data or {}).get(SUSPENSIONS, [])
+    today = local_date(app.clock.now(), app.config.organisation.tz)
     return {
+        "children": children,
+        "suspended_days": suspended_days(suspensions, today),
+        "suspended_since": (
+            datetime.fromisoformat(suspensions[-1]["since"]) if suspensions else None
+        ),
         "case": case,
         "unit": unit,
         "decision": decision,
