@@ -5,6 +5,7 @@ reminders, escalation and filing, counted apart in the compliance report."""
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from kernel.errors import InvalidInput
 from storage import queries
 from tests.conftest import add_unit, make_config
 from tests.import_support import DATA
+from tests.test_cli import run
 
 
 def local(day: date, hour: int = 10) -> datetime:
@@ -172,3 +174,45 @@ def test_the_import_reads_the_passport_column(tmp_path: Path) -> None:
         assert sum(1 for c in trips.values() if (c.data or {}).get("passport")) == 1
     finally:
         app.close()
+
+
+def test_cli_trip_add_passport_then_suspend_and_show(tmp_path: Path) -> None:
+    """``trip add --passport``, ``event … suspend --reason``, ``show --format json``."""
+    db = tmp_path / "cli.db"
+    now = ("--now", "2026-10-08 10:00")
+    run(db, "init")
+    run(db, "unit", "add", "SYT", "--name", "Sở Y tế", "--email", "syt@example.vn")
+    bad = run(db, *now, *TRIP_2026, "--passport", "blue", ok=False)
+    assert bad.returncode == 2 and "passport" in bad.stderr
+    trip_id = run(db, *now, *TRIP_2026, "--passport", "diplomatic").stdout.strip()
+    run(db, *now, "event", trip_id, "suspend", "--reason", "Người đi đang điều trị")
+    shown = json.loads(run(db, "--now", "2026-10-15 10:00", "show", trip_id, "-f", "json").stdout)
+    assert shown["state"] == "suspended" and shown["data"]["passport"] == "diplomatic"
+    assert shown["suspension"]["days"] == 7
+    assert shown["suspension"]["suspensions"][0]["reason"] == "Người đi đang điều trị"
+    listed = json.loads(run(db, *now, "cases", "--workflow", "trip_passport", "-f", "json").stdout)
+    assert [row["deadline"] for row in listed] == ["2026-10-12"]
+
+
+TRIP_2026 = [
+    "trip",
+    "add",
+    "--decision",
+    "12/QĐ-SNgV",
+    "--decision-date",
+    "2026-09-01",
+    "--issuer",
+    "department",
+    "--name",
+    "Trần Thị Bình",
+    "--unit",
+    "SYT",
+    "--category",
+    "unit",
+    "--destination",
+    "KH",
+    "--depart",
+    "2026-09-28",
+    "--return",
+    "2026-10-05",
+]
