@@ -194,3 +194,31 @@ def test_requests_are_checked(site: dict[str, Any]) -> None:
             reason="y",
             params={"until": date(2021, 8, 12)},
         )
+
+
+def test_the_decision_form_records_the_passport_type(site: dict[str, Any]) -> None:
+    """(Several obligations per trip) the web decision form's passport field."""
+    app = site["app"]
+    client = coordinator(site)
+    page = client.get("/decisions/new").text
+    assert 'name="t0_passport"' in page
+    form = {
+        "csrf_token": csrf_of(page),
+        "rows": "1",
+        "number": "53/QĐ-SNgV",
+        "decided_on": "2021-08-01",
+        "issuer": "department",
+        "t0_name": "Phạm Thị Dung",
+        "t0_unit": "SYT",
+        "t0_category": "unit",
+        "t0_purpose": "official",
+        "t0_destinations": "KR",
+        "t0_departure": "2021-08-10",
+        "t0_return": "2021-08-15",
+        "t0_passport": "diplomatic",
+    }
+    assert client.post("/decisions/new", data={**form, "t0_passport": "blue"}).status_code == 400
+    assert client.post("/decisions/new", data=form).status_code == 303
+    with app.db.session(write=False) as s:
+        [case] = store.find_cases(s, workflow="trip")
+    assert case.data["passport"] == "diplomatic"

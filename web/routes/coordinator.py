@@ -29,6 +29,7 @@ from web.deps import (
 from web.routes.auth import safe_next
 from web.routes.unit import request_view
 from workflows.obligation import EXTENSION_REQUEST
+from workflows.trip_passport import PASSPORT
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,6 +45,7 @@ TRAVELLER_FIELDS = (
     "category",
     "destinations",
     "purpose",
+    "passport",
     "email",
     "departure",
     "return",
@@ -96,6 +98,7 @@ def _decision_context(
         "issuers": services.ISSUERS,
         "categories": services.CATEGORIES,
         "purposes": services.PURPOSES,
+        "passports": PASSPORT.values,
         "values": values or {},
         "error": error,
     }
