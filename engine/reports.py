@@ -249,8 +249,9 @@ def follow_up_status(events: list[Any], deadline: date | None) -> str:
 
 
 def follow_ups(session: Session, period: Period, until: datetime) -> list[dict[str, Any]]:
-    """Per follow-up obligation type (the passport return …), whose deadline falls in
-    the period: the same counts as the trips', apart from the post-trip report."""
+    """Per follow-up obligation type (the passport return …) with obligations whose
+    deadline falls in the period: the same counts as the trips', apart from the
+    post-trip report."""
     out = []
     for workflow in FOLLOW_UP_WORKFLOWS:
         counts = Counts()
@@ -260,6 +261,8 @@ def follow_ups(session: Session, period: Period, until: datetime) -> list[dict[s
             status = follow_up_status(case.events, case.deadline)
             if status != "not_due":
                 counts.add_status(status)
+        if not counts.cases:
+            continue  # none in the period: no row (and no sheet)
         row = counts.as_dict()
         row["obligations"] = row.pop("cases")
         out.append({"workflow": workflow, **row})

@@ -10,6 +10,7 @@ import pytest
 from engine import creation
 from engine.app import App
 from engine.creation import Traveller
+from engine.reports import Period, suspensions
 from kernel.clock import ManualClock
 from kernel.errors import TransitionNotAllowed
 from storage import queries
@@ -107,6 +108,13 @@ def test_acceptance_suspended_trip_report_is_not_overdue_and_its_deadline_moves(
     assert steps["suspend"].to_state == "suspended"
     assert steps["resume"].reason == "Người đi đã ra viện, tiếp tục báo cáo"
     assert steps["resume"].to_state == "report_due"
+    # the compliance figures: the days suspended per case and in total
+    with app.db.session(write=False) as session:
+        rows = suspensions(session, Period(date(2026, 10, 1), date(2026, 10, 31)), clock.now())
+    assert rows == [
+        {"case_id": case_id, "workflow": "trip", "days_suspended": 7},
+        {"case_id": None, "workflow": None, "days_suspended": 7},
+    ]
 
 
 def test_without_suspension_the_same_trip_is_overdue_on_21_10(app: App, clock: ManualClock) -> None:
