@@ -44,7 +44,9 @@ from notifications.smtp import deliver_due
 from storage import decisions
 from workflows import catalog
 from workflows.decision import ISSUER
+from workflows.obligation import SUSPENSIONS, suspended_days
 from workflows.trip import CATEGORY, PURPOSE
+from workflows.trip_passport import PASSPORT
 
 app = typer.Typer(
     name="theodoi",
@@ -219,6 +221,10 @@ def trip_add(
     position: Annotated[str | None, typer.Option(help="Position (chức vụ).")] = None,
     purpose: Annotated[str, typer.Option(help=f"{PURPOSE.vi}: {PURPOSE.allowed()}.")] = "official",
     email: Annotated[str | None, typer.Option(help="The traveller's address (cc).")] = None,
+    passport: Annotated[
+        str | None,
+        typer.Option(help="official, diplomatic or ordinary (official/diplomatic: hand it back)."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Record a traveller sent abroad by a decision; prints the new case id.
@@ -229,6 +235,8 @@ def trip_add(
     issuer = creation.term(ISSUER, issuer)
     category = creation.term(CATEGORY, category)
     purpose = creation.term(PURPOSE, purpose)
+    if passport is not None:
+        passport = creation.term(PASSPORT, passport, "passport")
     decided_on = parse_date(decision_date, "decision-date")
     departure = parse_date(depart, "depart")
     arrival = parse_date(return_, "return")
@@ -244,6 +252,7 @@ def trip_add(
             return_=arrival,
             position=position,
             email=email,
+            passport=passport,
         )
         [case] = creation.open_trips(
             application.engine,
@@ -431,6 +440,7 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
             {**ex.to_dict("vi"), "sentence_en": ex.sentence("en"), "lines_en": ex.lines("en")}
             for ex in explained
         ]
+        body["suspension"] = suspension_summary(case, application)
         if fmt == "json":
             typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
             return
@@ -445,6 +455,11 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
             for line in ex.lines("vi"):
                 steps.add_row(line)
             out.print(steps)
+        if body["suspension"]["suspensions"]:
+            out.print(f"  days suspended / số ngày tạm dừng: {body['suspension']['days']}")
+        pending = (case.data or {}).get("extension_request")
+        if pending:
+            out.print(f"  extension requested until {pending['until']}: {pending.get('reason')}")
         table = Table("at (local)", "event", "from", "to", "actor", "reason")
         for e in events:
             table.add_row(
@@ -458,6 +473,13 @@ def show(case_id: int, fmt: FormatOpt = "table", config: ConfigOpt = None) -> No
         out.print(table)
         for t in timers:
             out.print(f"  pending timer {t['kind']} {t['level']} at {t['fire_at']} UTC")
+
+
+def suspension_summary(case: Any, application: App) -> dict[str, Any]:
+    """The case's suspensions and the calendar days suspended (an open one up to today)."""
+    items = (case.data or {}).get(SUSPENSIONS, [])
+    today = to_local(application.clock.now(), application.config.organisation.tz).date()
+    return {"days": suspended_days(items, today), "suspensions": items}
 
 
 @app.command()

@@ -39,6 +39,7 @@ from workflows.agreement import agreement_fields
 from workflows.decision import ISSUER
 from workflows.definition import Vocabulary
 from workflows.ngo_project import project_fields
+from workflows.trip_passport import PASSPORT
 
 ISSUER_MAX = 32  # Decision.issuer column
 
@@ -59,6 +60,7 @@ class Traveller:
     email: str | None = None
     filed_on: date | None = None
     accepted: bool = False
+    passport: str | None = None  # official | diplomatic | ordinary (workflows.trip_passport)
 
 
 def term(vocabulary: Vocabulary, text: str | None, field: str | None = None) -> str:
@@ -105,6 +107,7 @@ def trip_fields(decision_id: int | None, t: Traveller) -> dict[str, Any]:
         "email": t.email,
         "planned_start": t.departure,
         "planned_end": t.return_,
+        "data": {"passport": t.passport} if t.passport else {},
     }
 
 
@@ -136,6 +139,8 @@ def check_traveller(t: Traveller, where: str = "") -> None:
     prefix = f"{where}: " if where else ""
     if not t.name.strip():
         raise InvalidInput(f"{prefix}name", "is empty")
+    if t.passport is not None and t.passport not in PASSPORT:
+        raise InvalidInput(f"{prefix}passport", f"'{t.passport}': use {PASSPORT.allowed()}")
     if t.return_ < t.departure:
         raise InvalidInput(
             f"{prefix}return", f"return date {t.return_} is before departure {t.departure}"

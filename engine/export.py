@@ -199,6 +199,8 @@ def compliance_xlsx(
 EXTRA_TITLES = {
     "ngo_by_agency": "PCPNN theo chủ khoản",
     "ngo_by_ngo": "PCPNN theo tổ chức",
+    "follow_ups": "Nghĩa vụ khác sau chuyến đi",
+    "suspensions": "Thời gian tạm dừng",
 }
 FIELD_LABELS = {
     **dict(COUNT_HEADERS),
@@ -206,6 +208,9 @@ FIELD_LABELS = {
     "agency": "Chủ khoản viện trợ",
     "ngo": "Tổ chức phi chính phủ nước ngoài",
     "obligations": "Số báo cáo",
+    "workflow": "Loại hồ sơ",
+    "case_id": "Số hồ sơ",
+    "days_suspended": "Số ngày tạm dừng",
 }
 
 

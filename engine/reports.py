@@ -222,6 +222,95 @@ def register_section(name: str, fn: SectionFn) -> None:
     EXTRA_SECTIONS[name] = fn
 
 
+# -- obligations counted apart: follow-ups (the passport return) and suspensions -------
+
+FOLLOW_UP_WORKFLOWS = ("trip_passport",)  # a trip's further obligations, each counted apart
+SUSPENDABLE = ("trip", "trip_passport", "ngo_report", "agreement_review")
+_OB = definition("trip_passport")  # the shared obligation lifecycle (workflows/obligation.py)
+_OB_FILED = _OB.states_tagged("done")
+_OB_OUTSTANDING = _OB.states_tagged("late")
+_OB_OWED = _OB.states_tagged("due")  # due, and suspended (owed, its clock stopped)
+
+
+def follow_up_status(events: list[Any], deadline: date | None) -> str:
+    """What an obligation counts as, from its history before the report instant."""
+    moved = [e for e in events if e.to_state is not None]
+    if not moved:
+        return "not_due"
+    state = moved[-1].to_state
+    if state in _OB_FILED:
+        filing = [e for e in moved if e.event == "file"][-1]
+        on = (filing.data or {}).get("on")
+        filed = date.fromisoformat(str(on)[:10]) if on else filing.at.date()
+        late = filing.from_state in _OB_OUTSTANDING or bool(deadline and filed > deadline)
+        return "late" if late else "on_time"
+    if state in _OB_OUTSTANDING:
+        return "outstanding"
+    if state in _OB_OWED:
+        return "not_yet_due"
+    return "not_due"  # waived
+
+
+def follow_ups(session: Session, period: Period, until: datetime) -> list[dict[str, Any]]:
+    """Per follow-up obligation type (the passport return …) with obligations whose
+    deadline falls in the period: the same counts as the trips', apart from the
+    post-trip report."""
+    out = []
+    for workflow in FOLLOW_UP_WORKFLOWS:
+        counts = Counts()
+        for case in report_store.obligation_histories(
+            session, workflow=workflow, start=period.start, end=period.end, until=until
+        ):
+            status = follow_up_status(case.events, case.deadline)
+            if status != "not_due":
+                counts.add_status(status)
+        if not counts.cases:
+            continue  # none in the period: no row (and no sheet)
+        row = counts.as_dict()
+        row["obligations"] = row.pop("cases")
+        out.append({"workflow": workflow, **row})
+    return out
+
+
+def suspended_days_of(events: list[Any], until: datetime) -> int:
+    """Calendar days a case spent suspended before ``until``, from its history: each
+    ``suspend`` to the next step that changed the state (resume, or a filing while
+    suspended), or ``until``."""
+    total, since = 0, None
+    for e in events:
+        if e.event == "suspend":
+            since = e.at
+        elif since is not None and e.to_state is not None and e.to_state != e.from_state:
+            total += (e.at.date() - since.date()).days
+            since = None
+    if since is not None:
+        total += max((until.date() - since.date()).days, 0)
+    return total
+
+
+def suspensions(session: Session, period: Period, until: datetime) -> list[dict[str, Any]]:
+    """Each case whose deadline falls in the period and that was suspended before the
+    report instant: its days suspended; the last row (``case_id`` None) the total."""
+    rows = []
+    for workflow in SUSPENDABLE:
+        for case in report_store.obligation_histories(
+            session, workflow=workflow, start=period.start, end=period.end, until=until
+        ):
+            if not any(e.event == "suspend" for e in case.events):
+                continue
+            days = suspended_days_of(case.events, until)
+            rows.append({"case_id": case.case_id, "workflow": workflow, "days_suspended": days})
+    rows.sort(key=lambda r: r["case_id"])
+    if rows:
+        total = sum(r["days_suspended"] for r in rows)
+        rows.append({"case_id": None, "workflow": None, "days_suspended": total})
+    return rows
+
+
+register_section("follow_ups", follow_ups)
+register_section("suspensions", suspensions)
+
+
 def extra_sections(session: Session, period: Period, until: datetime) -> dict[str, Any]:
     return {name: fn(session, period, until) for name, fn in EXTRA_SECTIONS.items()}
 

@@ -478,6 +478,9 @@ class Engine:
         parent whose state does not allow the event ignores it. Same transaction."""
         for work in works:
             for at, workflow, fields in work.children:
+                if not getattr(self.rules(workflow).settings, "enabled", True):
+                    work.lines.append((at, work.case, f"{workflow} not opened: switched off"))
+                    continue  # a follow-up switched off in the configuration
                 fields = {**fields, "parent_id": work.case.id}
                 child = self.create_case(
                     session, workflow, fields, actor=self.actor, at=at, notify=notify

@@ -263,6 +263,23 @@ def upcoming_deadlines(
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
+def extension_requests(session: Session, key: str, limit: int = 100) -> list[dict]:
+    """Cases with an open extension request (``data[key]``), the oldest deadline
+    first; each row carries the request as ``request``."""
+    flt = CaseFilter()
+    stmt = _base([*LIST_COLUMNS, CASE.c.data], flt, with_joins=True).where(
+        CASE.c.data[key].as_string().is_not(None)
+    )
+    stmt = stmt.order_by(CASE.c.deadline.asc(), CASE.c.id).limit(limit)
+    out = []
+    for row in session.execute(stmt):
+        item = dict(row._mapping)
+        request = (item.pop("data") or {}).get(key)
+        if request:
+            out.append({**item, "request": request})
+    return out
+
+
 def cases_in_state(session: Session, state: str | Iterable[str], limit: int = 200) -> list[dict]:
     """Cases in ``state`` (one, or any of several: the escalated ones), the highest
     escalation level first, then by deadline."""

@@ -160,6 +160,7 @@ def create_decision(
                 return_=arrival,
                 position=(t.get("position") or "").strip() or None,
                 email=email,
+                passport=(t.get("passport") or "").strip() or None,  # checked by creation
             )
         )
     return creation.open_trips(

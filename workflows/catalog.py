@@ -16,6 +16,7 @@ from workflows.definition import Workflow, WorkflowSettings
 
 MODULES: tuple[str, ...] = (
     "workflows.trip",
+    "workflows.trip_passport",
     "workflows.ngo_project",
     "workflows.ngo_report",
     "workflows.agreement",

@@ -64,6 +64,7 @@ class Occurrence:
             "period_start": self.period_start.isoformat() if self.period_start else None,
             "period_end": self.period_end.isoformat(),
             "original_deadline": (self.scheduled or self.deadline).isoformat(),
+            "due": self.due,  # the rule's duration: a suspension counts in its units
         }
 
 

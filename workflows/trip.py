@@ -22,6 +22,7 @@ from typing import Any
 from kernel import deadlines
 from kernel.errors import InvalidInput
 from kernel.settings import AfterOffsets, BeforeOffsets, DeadlineRule, rule
+from workflows import trip_passport
 from workflows.decision import ISSUER
 from workflows.definition import (
     Notice,
@@ -31,6 +32,13 @@ from workflows.definition import (
     Vocabulary,
     Workflow,
     WorkflowSettings,
+)
+from workflows.obligation import (
+    clock_notices,
+    clock_transitions,
+    open_follow_ups,
+    resume_clock,
+    suspend_clock,
 )
 
 
@@ -91,6 +99,11 @@ REMINDER = Notice("reminder", to=("unit",), cc=("person",), attach=("ics",))
 REJECTED = Notice("rejected", to=("unit",), cc=("person",), attach=("ics",))
 URGING = Notice("urging_letter", to=("unit_head",), cc=("unit",), attach=("letter",))
 ESCALATION = Notice("escalation", to=("ladder",), cc=("coordinators",), attach=("letter",))
+CLOCK = clock_notices(("unit",), ("person",))
+
+# What else a returned traveller owes, each an obligation of its own (a child case
+# opened on the return): adding one is declaring it in its module and naming it here.
+FOLLOW_UPS = (trip_passport.FOLLOW_UP,)
 
 
 def _param_date(step: Any, name: str, rules: Any) -> date:
@@ -301,6 +314,25 @@ def _next_escalation_at(case: Any, rules: Any) -> list:
 ACTIVE = ("report_due", "overdue", "escalated")
 
 
+def _suspend(case: Any, step: Any, rules: Any) -> None:
+    """Stop the report's clock, counting what is left in its rule's units."""
+    settings: TripSettings = rules.settings
+    kept = (deadlines.kept(case).get("report") or {}).get("rule") or {}
+    rule = settings.private_report_due if case.purpose == "private" else settings.official_report_due
+    # the version the deadline was counted under, else the one in force at the return
+    due = kept.get("due") or rule.in_force(case.actual_end).due
+    suspend_clock(case, step, rules, due)
+
+
+def _resume(case: Any, step: Any, rules: Any) -> None:
+    resume_clock(case, step, rules)
+
+
+def _file_suspended(case: Any, step: Any, rules: Any) -> None:
+    resume_clock(case, step, rules)
+    _file(case, step, rules)
+
+
 def _on_update(case: Any, step: Any, rules: Any) -> None:
     """A corrected return date or purpose moves an open report's deadline."""
     changed = step.params.get("changes", {})
@@ -316,6 +348,7 @@ WORKFLOW = Workflow(
         "travelling",
         "returned",
         "report_due",
+        "suspended",
         "report_filed",
         "overdue",
         "escalated",
@@ -329,6 +362,7 @@ WORKFLOW = Workflow(
         "travelling": ("waiting",),
         "returned": ("waiting",),
         "report_due": ("due",),
+        "suspended": ("due",),  # owed, its clock stopped
         "report_filed": ("done", "review"),
         "overdue": ("late",),
         "escalated": ("late", "escalated"),
@@ -336,12 +370,23 @@ WORKFLOW = Workflow(
         "cancelled": ("cancelled",),
     },
     settings=TripSettings,
-    vocabularies={"issuer": ISSUER, "category": CATEGORY, "purpose": PURPOSE},
+    vocabularies={
+        "issuer": ISSUER,
+        "category": CATEGORY,
+        "purpose": PURPOSE,
+        "passport": trip_passport.PASSPORT,
+    },
     create_notices=(APPROVAL,),
     transitions=(
         Transition("depart", ("approved",), "travelling", _can_depart, _depart),
         Transition("return", ("travelling",), "returned", _can_return, _return),
-        Transition("open_report", ("returned",), "report_due", action=_open_report),
+        Transition(
+            "open_report",
+            ("returned",),
+            "report_due",
+            action=_open_report,
+            spawn=open_follow_ups(FOLLOW_UPS),
+        ),
         Transition("file", ACTIVE, "report_filed", _can_file, _file),
         Transition("accept", ("report_filed",), "closed"),
         Transition(
@@ -369,6 +414,20 @@ WORKFLOW = Workflow(
             needs=("reason", "until"),
         ),
         Transition("cancel", ("approved",), "cancelled", needs=("reason",)),
+        *clock_transitions(
+            due="report_due",
+            suspended="suspended",
+            active=ACTIVE,
+            filed="report_filed",
+            file_tells=None,
+            suspend=_suspend,
+            resume=_resume,
+            file_guard=_can_file,
+            file_suspended=_file_suspended,
+            can_extend=_can_extend,
+            extend=_extend,
+            notices=CLOCK,
+        ),
         Transition(
             "reopen",
             ("overdue", "escalated"),

@@ -50,6 +50,12 @@ TRIP_COLUMNS: tuple[Column, ...] = (
         aliases=("đã duyệt báo cáo", "báo cáo được chấp nhận", "accepted"),
     ),
     Column("email", "Email", required=False, aliases=("email người đi", "e-mail")),
+    Column(
+        "passport",
+        "Loại hộ chiếu",
+        required=False,
+        aliases=("hộ chiếu", "passport type", "loại HC"),
+    ),
 )
 
 UNIT_COLUMNS: tuple[Column, ...] = (

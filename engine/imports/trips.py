@@ -13,6 +13,7 @@ from engine.imports.problems import Problem
 from engine.imports.reading import Table
 from engine.imports.units import RowReader
 from kernel.text import decision_identity, fold, name_key
+from workflows.trip_passport import PASSPORT
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class TripRow:
     filed_on: date | None
     accepted: bool
     email: str | None
+    passport: str | None = None  # official | diplomatic | ordinary; None: not given
 
     @property
     def decision_key(self) -> tuple[str, int]:
@@ -87,6 +89,7 @@ def parse_trips(table: Table, units: UnitIndex, today: date) -> tuple[list[TripR
         filed = reader.date("report_filed_date")
         accepted = reader.get("report_accepted", parsing.parse_yes_no) == "yes"
         email = reader.get("email", parsing.parse_email)
+        passport = reader.get("passport", PASSPORT.parse)
 
         if ddate and ddate > today:
             reader.fail(
@@ -154,6 +157,7 @@ def parse_trips(table: Table, units: UnitIndex, today: date) -> tuple[list[TripR
                     filed,
                     accepted,
                     email,
+                    passport=passport,
                 )
             )
     return rows, problems

@@ -226,6 +226,7 @@ class TripWriter:
             email=row.email,
             filed_on=row.filed_on,
             accepted=row.accepted,
+            passport=row.passport,
         )
 
     def create(self, row: TripRow, notify: bool) -> RowResult:
@@ -310,6 +311,9 @@ class TripWriter:
         if wf.phase(case.state) == "done" and row.filed_on is not None:
             wanted["report_filed_on"] = row.filed_on
         wanted.pop("name_key")
+        passport = wanted.pop("data", {}).get("passport")  # the rest of data is the case's
+        if passport and (case.data or {}).get("passport") != passport:
+            wanted["data"] = {**(case.data or {}), "passport": passport}
         changes = {k: v for k, v in wanted.items() if getattr(case, k) != v}
         if "report_filed_on" in changes:  # a corrected filing date: late or not again
             late = bool(case.deadline and row.filed_on and row.filed_on > case.deadline)

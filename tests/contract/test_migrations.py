@@ -119,7 +119,7 @@ def test_neutral_case_columns_carry_the_data_over(fresh: Database) -> None:
         conn.execute(
             text(
                 'INSERT INTO "case" (id, workflow, state, version, name, name_key, '
-                "planned_departure, planned_return, actual_return, destinations, "
+                "planned_start, planned_end, actual_end, country_codes, "
                 "escalation_level, data, created_at, updated_at) VALUES (1, 'ngo_project', "
                 "'implementing', 1, 'Dự án', 'du an', '2021-01-01', '2023-12-31', NULL, 'KR', "
                 "0, '{}', :now, :now)"
@@ -134,7 +134,7 @@ def test_neutral_case_columns_carry_the_data_over(fresh: Database) -> None:
                 "'reminder', 1, 0, 'vi', '[]', '[]', :ctx, 'pending', 0, :now, '[]', 'm', :now)"
             ),
             {
-                "ctx": json.dumps({"case": {"planned_return": "2023-12-31", "destinations": "KR"}}),
+                "ctx": json.dumps({"case": {"planned_end": "2023-12-31", "country_codes": "KR"}}),
                 "now": now,
             },
         )
@@ -149,5 +149,5 @@ def test_neutral_case_columns_carry_the_data_over(fresh: Database) -> None:
     assert context == {"case": {"planned_end": "2023-12-31", "country_codes": "KR"}}
     migrate(fresh, "downgrade", "0002_notifications")
     with fresh.engine.connect() as conn:
-        back = conn.execute(text('SELECT planned_departure, destinations FROM "case"')).one()
+        back = conn.execute(text('SELECT planned_start, country_codes FROM "case"')).one()
     assert [str(v) for v in back] == ["2021-01-01", "KR"]

@@ -38,6 +38,8 @@ EVENT_PARAMS = {
     "escalate": {},
     "open_report": {},
     "reopen": {},
+    "suspend": {"reason": "Người đi đang điều trị tại bệnh viện"},
+    "resume": {"reason": "Người đi đã ra viện"},
 }
 
 
@@ -51,6 +53,7 @@ def _to_state(app: App, clock: ManualClock, state: str) -> int:
         "travelling": [("depart", {})],
         "report_due": [("depart", {}), ("return", {})],
         "report_filed": [("depart", {}), ("return", {}), ("file", {})],
+        "suspended": [("depart", {}), ("return", {}), ("suspend", {"reason": "Ốm"})],
         "closed": [("depart", {}), ("return", {}), ("file", {}), ("accept", {})],
     }
     if state in steps:

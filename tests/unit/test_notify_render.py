@@ -31,6 +31,13 @@ KINDS = (
     "escalation",
     "digest",
     "alert",
+    "extension_requested",
+    "extension_granted",
+    "extension_refused",
+    "passport_reminder",
+    "passport_rejected",
+    "passport_urging",
+    "passport_escalation",
 )
 
 

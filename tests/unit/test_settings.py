@@ -338,6 +338,7 @@ def test_cli_refuses_an_unknown_smtp_key(tmp_path):
 
 BAD_DURATIONS = [
     ("trip", "reject_new_deadline", "env"),
+    ("trip_passport", "due", "file"),
     ("ngo_project", "final_report_due", "file"),
     ("ngo_report", "reject_new_deadline", "env"),
     ("agreement", "review_due", "file"),

@@ -180,7 +180,9 @@ def test_a_recurring_schedule_is_a_timer_that_opens_cases():
 def test_every_registered_workflow_loads_and_is_valid():
     registry = Registry.load()
     names = registry.names()
-    assert names == ["trip", "ngo_project", "ngo_report", "agreement", "agreement_review"]
+    assert names == [
+        "trip", "trip_passport", "ngo_project", "ngo_report", "agreement", "agreement_review"
+    ]
     assert len(catalog.MODULES) == len(names)
     assert list(catalog.settings_models()) == names
     for name in names:

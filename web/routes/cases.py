@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -39,6 +39,7 @@ from web.deps import (
     theodoi,
 )
 from workflows.decision import ISSUER
+from workflows.obligation import SUSPENSIONS, suspended_days
 from workflows.trip import CATEGORY, PURPOSE
 
 router = APIRouter(include_in_schema=False)
@@ -226,13 +227,24 @@ def case_context(request: Request, principal: Principal, case_id: int) -> dict[s
         files = pages.attachments(s, case.id)
         sections = services.latest_sections(s, case.id)
         app.engine.reload_calendar(s)  # the admins' closures, with their sources
+        children = (
+            storage.cases.find_cases(s, parent_id=case.id) if case.workflow == "trip" else []
+        )
     lang = language(request)
     explained = [
         (deadlines.NAMES.get(ex.name, (ex.name, ex.name))[lang == "en"], ex.lines(lang))
         for ex in deadlines.case_explanations(case, app.engine.calendar)
     ]
+    suspensions = (case.data or {}).get(SUSPENSIONS, [])
+    today = local_date(app.clock.now(), app.config.organisation.tz)
     return {
         "explained": explained,
+        "children": children,
+        "suspended_days": suspended_days(suspensions, today),
+        "suspended_now": case.state in app.registry.states_tagged("due", event="resume"),
+        "suspended_since": (
+            datetime.fromisoformat(suspensions[-1]["since"]) if suspensions else None
+        ),
         "case": case,
         "unit": unit,
         "decision": decision,

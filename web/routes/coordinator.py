@@ -29,8 +29,11 @@ from web.deps import (
     theodoi,
 )
 from web.routes.auth import safe_next
+from web.routes.unit import request_view
 from workflows.decision import ISSUER
+from workflows.obligation import EXTENSION_REQUEST
 from workflows.trip import CATEGORY, PURPOSE
+from workflows.trip_passport import PASSPORT
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,6 +47,7 @@ TRAVELLER_FIELDS = (
     "category",
     "destinations",  # keep name: the form field, not the column
     "purpose",
+    "passport",
     "email",
     "departure",
     "return",
@@ -62,6 +66,7 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         upcoming = pages.upcoming_deadlines(s, waiting, today, horizon)
         escalated = pages.cases_in_state(s, app.registry.states_tagged("escalated"), limit=50)
         notices = pages.notices(s, statuses=("failed", "held", "parked"), limit=50)
+        extension_requests = pages.extension_requests(s, EXTENSION_REQUEST)
     states = {
         name: list(app.registry[name].workflow.states) for name in counts if name in app.registry
     }
@@ -72,6 +77,9 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         "upcoming": upcoming,
         "escalated": escalated,
         "problem_notices": notices,
+        "extension_requests": [
+            {**row, "request": request_view(row["request"])} for row in extension_requests
+        ],
         "today": today,
         "horizon": horizon,
     }
@@ -93,6 +101,7 @@ def _decision_context(
         "issuers": ISSUER.values,
         "categories": CATEGORY.values,
         "purposes": PURPOSE.values,
+        "passports": PASSPORT.values,
         "values": values or {},
         "error": error,
     }

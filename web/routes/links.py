@@ -10,7 +10,7 @@ import storage.cases
 from notifications import links
 from web import i18n
 from web.deps import Principal, check_csrf, language, render, theodoi
-from web.routes.unit import show_report_form, submit_report
+from web.routes.unit import show_report_form, submit_extension_request, submit_report
 from web.secret import web_secret
 
 router = APIRouter(include_in_schema=False)
@@ -57,5 +57,17 @@ async def link_submit(request: Request, token: str) -> Response:
         return refused(request)
     request.state.principal = principal
     return await submit_report(
+        request, principal, principal.case_id, f"/r/{token}", f"link:unit:{principal.unit_id}"
+    )
+
+
+@router.post("/r/{token}/extension", dependencies=[Depends(check_csrf)])
+async def link_extension(request: Request, token: str) -> Response:
+    """The unit asks for more time from the link in its reminder."""
+    principal = link_principal(request, token)
+    if principal is None:
+        return refused(request)
+    request.state.principal = principal
+    return await submit_extension_request(
         request, principal, principal.case_id, f"/r/{token}", f"link:unit:{principal.unit_id}"
     )

@@ -7,6 +7,7 @@ see web/routes/links.py).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kernel.clock import local_date
+from kernel.dates import parse_date
 from kernel.errors import ConcurrentUpdate, InvalidInput, TransitionNotAllowed
 from storage import pages
 from web import i18n, services
@@ -29,6 +31,7 @@ from web.deps import (
     theodoi,
 )
 from web.routes.cases import takes_report
+from workflows.obligation import EXTENSION_REQUEST
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,7 +79,74 @@ def report_form_context(request: Request, principal: Principal, case_id: int) ->
         "values": {},
         "errors": [],
         "open": takes_report(app, case),
+        "can_request": can_request_extension(app, case),
+        "extension_request": request_view((case.data or {}).get(EXTENSION_REQUEST)),
+        "extension_errors": [],
     }
+
+
+def request_view(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An extension request with its dates as dates (for the ``d`` filter)."""
+    if not item:
+        return None
+    out = dict(item)
+    for key in ("until", "deadline"):
+        if out.get(key):
+            out[key] = date.fromisoformat(str(out[key])[:10])
+    return out
+
+
+def can_request_extension(app: Any, case: Any) -> bool:
+    """Whether the unit may ask for more time now: its state allows it and no request
+    is open already."""
+    if case.workflow not in app.registry or (case.data or {}).get(EXTENSION_REQUEST):
+        return False
+    wf = app.registry[case.workflow].workflow
+    return wf.transition("request_extension", case.state) is not None
+
+
+async def submit_extension_request(
+    request: Request, principal: Principal, case_id: int, back: str, actor: str
+) -> Response:
+    """``request_extension`` with the unit's reason and proposed date; the clock runs
+    on, the coordinators are told."""
+    app = theodoi(request)
+    lang = language(request)
+    case = case_for(request, principal, case_id)
+    form = await request.form()
+    reason = str(form.get("reason") or "").strip()
+    errors: list[str] = []
+    try:
+        until = parse_date(str(form.get("until") or ""), "until")
+    except InvalidInput as exc:
+        errors.append(exc.message)
+        until = None
+    if not reason:
+        errors.append(i18n.gettext("extension.needs_reason", lang))
+    if not errors:
+        try:
+            with app.db.session() as s:
+                app.engine.fire(
+                    s,
+                    case.id,
+                    "request_extension",
+                    actor=actor,
+                    reason=reason,
+                    params={"until": until},
+                    expected_version=case.version,
+                )
+        except ConcurrentUpdate:
+            errors.append(i18n.gettext("error.stale", lang))
+        except TransitionNotAllowed as exc:
+            errors.append(str(exc))
+        except InvalidInput as exc:  # e.g. a date not after the current deadline
+            errors.append(exc.message)
+    if errors:
+        context = report_form_context(request, principal, case_id)
+        context.update(action=back, extension_errors=errors)
+        return render(request, "report_form.html", context, status=400)
+    flash(request, i18n.gettext("extension.sent", lang))
+    return RedirectResponse(back, status_code=303)
 
 
 def min_chars(app: Any) -> int:
@@ -148,6 +218,15 @@ async def submit_report(
     flash(request, i18n.gettext("report.filed", lang))
     return RedirectResponse(
         action if principal.case_id is not None else f"/cases/{case.id}", status_code=303
+    )
+
+
+@router.post("/cases/{case_id}/extension", dependencies=[Depends(check_csrf)])
+async def extension_submit(
+    request: Request, case_id: int, principal: Principal = Depends(require("unit", *STAFF))
+) -> Response:
+    return await submit_extension_request(
+        request, principal, case_id, f"/cases/{case_id}/report", f"user:{principal.email}"
     )
 
 
