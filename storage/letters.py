@@ -110,3 +110,37 @@ def unit_cases(
             }
         )
     return out
+
+
+def give_back(session: Session, year: int, number: int) -> bool:
+    """Return ``number`` to ``year``'s sequence if it is still the last one taken (a
+    letter numbered, then withdrawn before it left); whether it was."""
+    result = session.execute(
+        update(SEQUENCE)
+        .where(SEQUENCE.c.year == year, SEQUENCE.c.last_number == number)
+        .values(last_number=number - 1)
+    )
+    return bool(result.rowcount)
+
+
+def clear_letter(session: Session, outbox_id: int, context: Mapping[str, Any]) -> None:
+    session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == outbox_id)
+        .values(letter_number=None, context=dict(context))
+    )
+
+
+def numbers_of_year(session: Session, year: int) -> list[str]:
+    """The letter numbers of the rows numbered in ``year``, in the order taken."""
+    stmt = (
+        select(OUTBOX.c.letter_number, OUTBOX.c.context)
+        .where(OUTBOX.c.letter_number.is_not(None))
+        .order_by(OUTBOX.c.id)
+    )
+    out = []
+    for number, context in session.execute(stmt):
+        taken = (context or {}).get("_letter") or {}
+        if taken.get("year") in (None, year):
+            out.append(number)
+    return out
