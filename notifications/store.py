@@ -437,6 +437,13 @@ def server_state(db: Database) -> dict[str, Any] | None:
         return outbox_rows.server_state(session)
 
 
+def current_states(db: Database, case_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """case id → the case now (``state``, ``escalation_level``, ``deadline``,
+    ``report_filed_on``): what the held-for-approval queue shows beside each draft."""
+    with db.session(write=False) as session:
+        return outbox_rows.cases_now(session, case_ids)
+
+
 def server_down(db: Database, now: datetime, error: str, next_probe_at: datetime) -> None:
     with db.session() as session:
         outbox_rows.server_down(session, now, error, next_probe_at)

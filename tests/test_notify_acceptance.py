@@ -25,10 +25,10 @@ from cli.wiring import open_app
 from engine.app import App
 from kernel.clock import ManualClock
 from kernel.errors import NotFound
+from kernel.settings import SmtpSettings
 from notifications import store
 from notifications.catcher import Catcher, MailStore
 from notifications.outbox import NoticePolicy, new_row
-from kernel.settings import SmtpSettings
 from notifications.smtp import deliver_due
 from storage.models import Event, OutboxMessage
 from tests import smtp_server as smtp_fixture

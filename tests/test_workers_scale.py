@@ -36,8 +36,7 @@ import pytest
 from sqlalchemy import create_engine, insert, select, text
 
 from kernel.clock import to_local
-from kernel.settings import load_config
-from kernel.settings import SmtpSettings
+from kernel.settings import SmtpSettings, load_config
 from storage import queries
 from storage.db import Database
 from storage.models import Case, Unit

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
+from notifications import store as notice_store
 from notifications.smtp import deliver_due
 from storage import pages
 from web import i18n, importing, services
@@ -59,6 +60,8 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         upcoming = pages.upcoming_deadlines(s, WAITING_STATES, today, horizon)
         escalated = pages.cases_in_state(s, "escalated", limit=50)
         notices = pages.notices(s, statuses=("failed", "held", "parked"), limit=50)
+    mail_server = notice_store.server_state(app.db)  # the sender's breaker (any process)
+    now_of = notice_store.current_states(app.db, (m.case_id for m in notices))
     states = {
         name: list(app.registry[name].workflow.states) for name in counts if name in app.registry
     }
@@ -69,6 +72,8 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         "upcoming": upcoming,
         "escalated": escalated,
         "problem_notices": notices,
+        "mail_down": mail_server if mail_server and mail_server["down_since"] else None,
+        "case_now": now_of,
         "today": today,
         "horizon": horizon,
     }
