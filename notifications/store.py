@@ -67,7 +67,10 @@ def _judge(session: Session, rows: list[dict[str, Any]], now: datetime, token: s
     if not rows:
         return result
     cases = outbox_rows.cases_now(session, _case_ids(rows))
-    redundant = outbox_rows.newer_to_go(session, rows)
+    # only notices about a case's situation supersede each other (never alerts)
+    redundant = outbox_rows.newer_to_go(
+        session, [r for r in rows if truth.applies(truth.facts_of(r))]
+    )
     events: list[dict[str, Any] | None] = []
     for row in rows:
         if row["kind"] == truth.DIGEST:

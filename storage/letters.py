@@ -130,17 +130,3 @@ def clear_letter(session: Session, outbox_id: int, context: Mapping[str, Any]) -
         .values(letter_number=None, context=dict(context))
     )
 
-
-def numbers_of_year(session: Session, year: int) -> list[str]:
-    """The letter numbers of the rows numbered in ``year``, in the order taken."""
-    stmt = (
-        select(OUTBOX.c.letter_number, OUTBOX.c.context)
-        .where(OUTBOX.c.letter_number.is_not(None))
-        .order_by(OUTBOX.c.id)
-    )
-    out = []
-    for number, context in session.execute(stmt):
-        taken = (context or {}).get("_letter") or {}
-        if taken.get("year") in (None, year):
-            out.append(number)
-    return out

@@ -23,6 +23,7 @@ from notifications import approval, store
 from notifications.outbox import NoticePolicy, new_row
 from notifications.smtp import deliver_due
 from storage.models import Event, LetterSequence, OutboxMessage
+from tests import pg
 from tests import smtp_server as smtp_fixture
 from tests.conftest import REPO, add_trip, add_unit, make_config
 from tests.smtp_server import SmtpServer
@@ -451,5 +452,45 @@ def test_letter_numbers_have_no_gap_after_withdrawals_and_approvals(
         assert _numbers_taken(app) == 4
         subjects = sorted(m.subject for m in smtp_server.by_kind("urging_letter"))
         assert [s.split()[3] for s in subjects] == got  # "Công văn số 01/SNgV-LSHTQT …"
+    finally:
+        app.close()
+
+
+pg_url = pg.pg_url
+
+
+def test_on_postgresql_a_withdrawn_letter_takes_no_number(
+    pg_url: str, smtp_server: SmtpServer
+) -> None:
+    config = make_config(pg_url, **smtp_server.config_env())
+    app = open_app(config, ManualClock(CREATED), upgrade=True, worker_id="acceptance")
+    try:
+        cases = []
+        for i in range(3):
+            unit = add_unit(app, f"U{i}", name=f"Đơn vị {i}")
+            cases.append(
+                add_trip(
+                    app,
+                    unit,
+                    name=f"Người {i}",
+                    name_key=f"nguoi {i}",
+                    decided_on=date(2026, 8, 20),
+                    planned_departure=date(2026, 9, 28),
+                    planned_return=date(2026, 10, 5),
+                )
+            )
+        midnight = local(2026, 10, 21, 0)
+        app.clock.set(midnight)
+        app.engine.sweep(midnight)
+        _file(app, cases[0], local(2026, 10, 21, 7, 15))
+        send_at = local(2026, 10, 21, 7, 40)
+        report = deliver_due(
+            app.db, app.config, send_at, "acceptance", calendar=app.engine.calendar
+        )
+        assert report.withdrawn >= 1
+        letters = _rows(app, "urging_letter")
+        assert [m.status for m in letters] == ["withdrawn", "sent", "sent"]
+        assert [m.letter_number for m in letters] == [None, "01/SNgV-LSHTQT", "02/SNgV-LSHTQT"]
+        assert len(smtp_server.by_kind("urging_letter")) == 2
     finally:
         app.close()
