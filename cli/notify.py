@@ -147,7 +147,11 @@ def mail_catcher(
 @core.cli_errors
 def outbox_list(
     status: Annotated[
-        str | None, typer.Option(help="pending, held, sending, sent, failed or parked.")
+        str | None,
+        typer.Option(
+            help="pending, held, sending, sent, parked (refused for good: the server's "
+            "words in last_error), withdrawn (no longer true), superseded or failed."
+        ),
     ] = None,
     case: Annotated[int | None, typer.Option(help="Only this case's notices.")] = None,
     limit: Annotated[int, typer.Option(help="Newest N rows.")] = 100,
@@ -159,6 +163,7 @@ def outbox_list(
     with core.open_app(config) as application:
         rows = store.list_rows(application.db, status, limit, case)
         cfg = application.config
+        now_of = store.current_states(application.db, (r["case_id"] for r in rows))
     out = [
         {
             "id": r["id"],
@@ -166,6 +171,7 @@ def outbox_list(
             "case_id": r["case_id"],
             "level": r["level"],
             "status": r["status"],
+            "case_now": _case_now(now_of.get(r["case_id"])),
             "to": ", ".join(r["to_addrs"]),
             "attempts": r["attempts"],
             "next_attempt_at": core.local(r["next_attempt_at"], cfg),
@@ -176,7 +182,22 @@ def outbox_list(
         }
         for r in rows
     ]
-    core.emit(out, fmt, ["id", "kind", "case_id", "status", "to", "next_attempt_at", "last_error"])
+    columns = ["id", "kind", "case_id", "status", "to", "next_attempt_at", "last_error"]
+    if status == "held":  # the approval queue: each draft beside its case as it is now
+        columns.insert(4, "case_now")
+    core.emit(out, fmt, columns)
+
+
+def _case_now(case: dict[str, Any] | None) -> str:
+    """The case as it is now, for the approval queue: ``report_filed (nộp 20/10/2026)``."""
+    if case is None:
+        return ""
+    text = str(case["state"])
+    if case.get("escalation_level"):
+        text += f" (cấp {case['escalation_level']})"
+    if case.get("report_filed_on"):
+        text += f" (nộp {case['report_filed_on']:%d/%m/%Y})"
+    return text
 
 
 @outbox_app.command("show")
@@ -201,6 +222,11 @@ def outbox_preview(
     """Render a notice as it would go out now (a sent one: as it went), without sending."""
 
     with core.open_app(config) as application:
+        # As when it leaves: a notice no longer true is withdrawn, not shown.
+        reason = approval.recheck(application.db, outbox_id, application.clock.now())
+        if reason is not None:
+            typer.echo(f"outbox {outbox_id}: withdrawn (thông báo không gửi: {reason})")
+            return
         row = store.get_row(application.db, outbox_id)
         if not row.get("letter_number"):
             row["letter_number"] = "…/" + application.config.organisation.short_name

@@ -545,7 +545,8 @@ class Engine:
                 issuer=decision.issuer if decision else None,
             )
         router = Router(units, self.config.recipients)
-        options = outbox.row_options(self.config, self.calendar)  # send window, approval
+        tags = {name: self.registry[name].workflow.tags for name in self.registry.names()}
+        options = outbox.row_options(self.config, self.calendar, tags)  # window, approval, truth
         rows = build_rows(requests, router, now, self._mail_domain, **options)
         storage.outbox.insert_outbox(session, rows)
 

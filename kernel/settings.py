@@ -238,10 +238,17 @@ class SmtpSettings(Section):
     timeout_s: float = 10
     connections: int = Field(default=4, ge=1)
     from_address: str = "theodoi@songoaivu.local"
+    # temporary refusals of one message (4xx while the server takes others) after
+    # which the coordinators get one alert; the message keeps waiting, it never fails
     max_attempts: int = Field(default=12, ge=1)
     retry_base_s: float = Field(default=60, gt=0)  # first retry delay, doubled each time
     retry_max_s: float = Field(default=6 * 3600, gt=0)
     ca_file: str = ""  # extra CA bundle for a server with a private certificate
+    # outcomes written per transaction, at most: after a crash, fewer than this many
+    # accepted messages (plus one per connection) can be sent a second time
+    record_every: int = Field(default=16, ge=1)
+    # while the server is down, it is tried again after 60 s, 120 s … at most this
+    probe_max_s: float = Field(default=300, gt=0)
 
 
 class Recipients(Section):

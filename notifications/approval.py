@@ -15,7 +15,9 @@ from kernel.calendar import BusinessCalendar
 from kernel.settings import Config
 from notifications import store
 from notifications.outbox import NoticePolicy, NoticeRequest, Router
-from notifications.store import OutboxStateError
+from notifications.store import NoLongerTrue, OutboxStateError
+
+__all__ = ["NoLongerTrue", "OutboxStateError", "approve", "hold", "recheck", "resend"]
 from storage.db import Database
 
 
@@ -29,7 +31,12 @@ def approve(
     calendar: BusinessCalendar,
 ) -> dict[str, Any]:
     """held → pending, due at the next opening of the send window (over ``calendar``,
-    the one in effect: the engine's)."""
+    the one in effect: the engine's).
+
+    The case is read again first: a draft no longer true (the report filed meanwhile)
+    is withdrawn, and the approval refused with the reason (:class:`NoLongerTrue`).
+    The letter takes its number when it leaves (an approved letter may still be
+    withdrawn before then: the case filed overnight)."""
     next_at = NoticePolicy.from_config(config, calendar).send_at(now)
     return store.change_status(
         db,
@@ -39,6 +46,7 @@ def approve(
         "notice_approved",
         actor,
         now,
+        must_be_true=True,
     )
 
 
@@ -58,7 +66,8 @@ def resend(
     *,
     calendar: BusinessCalendar,
 ) -> dict[str, Any]:
-    """failed | parked → pending with a fresh count of attempts.
+    """failed | parked → pending with a fresh count of attempts, if still true (else
+    withdrawn and refused, as :func:`approve`).
 
     The recipients are worked out again from the current units and config (a unit
     may have been given its missing address); if there is still nobody to send to,
@@ -80,8 +89,21 @@ def resend(
             )
         values.update(to_addrs=to, cc_addrs=cc)
     return store.change_status(
-        db, outbox_id, ("failed", "parked"), values, "notice_resent", actor, now
+        db,
+        outbox_id,
+        ("failed", "parked"),
+        values,
+        "notice_resent",
+        actor,
+        now,
+        must_be_true=True,
     )
+
+
+def recheck(db: Database, outbox_id: int, now: datetime) -> str | None:
+    """Before a preview: a notice still to go (or waiting for a resend) that is no
+    longer true is withdrawn now; the reason, or None when it is true."""
+    return store.judge_one(db, outbox_id, now, ("pending", "held", "failed", "parked"))
 
 
 def _reroute(

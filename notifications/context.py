@@ -61,6 +61,7 @@ CASE_ITEM_KEYS = (  # the unit's overdue cases listed in an escalation
     "urging_number",
     "urging_date",
 )
+LETTER_KINDS = ("urging_letter", "escalation")  # and the workflows' *_urging_letter, …
 DERIVED_KEYS = (
     "link",
     "link_expires",
@@ -131,6 +132,10 @@ def notice_context(
         link_expires=link_expires.isoformat() if link_expires else None,
     )
     ctx["letter_date"] = ctx["letter_date"] or today.isoformat()
+    if not ctx["letter_number"] and kind.endswith(LETTER_KINDS):
+        # a letter takes its number when it leaves: a preview shows where it will go
+        org = config.organisation
+        ctx["letter_number"] = f"…/{org.short_name}-{org.office_code}"
     settings = config.workflow_settings(ctx["workflow"])
     deadline = as_date(ctx["deadline"])
     if deadline is None and ctx["planned_end"]:

@@ -101,6 +101,9 @@ def digest_data(
             "name": r["name"],
             "unit_name": r["unit_name"],
             "deadline": r["deadline"].isoformat() if r["deadline"] else None,
+            # what the line was true of (checked again when the digest leaves)
+            "state": r["state"],
+            "escalation_level": r["escalation_level"],
             **extra,
         }
 

@@ -106,9 +106,20 @@ class NoticePolicy:
         return self.window.next_opening(instant) if self.window else instant
 
 
-def row_options(config: Any, calendar: BusinessCalendar) -> dict[str, Any]:
-    """The engine's hook: extra keyword arguments for :func:`build_rows`."""
-    return {"policy": NoticePolicy.from_config(config, calendar)}
+def row_options(
+    config: Any,
+    calendar: BusinessCalendar,
+    tags: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
+) -> dict[str, Any]:
+    """The engine's hook: extra keyword arguments for :func:`build_rows`. ``tags``:
+    workflow name → its state tags (``Workflow.tags``), kept on each row so that the
+    truth of a notice can be judged when it leaves (:mod:`notifications.truth`)."""
+    options: dict[str, Any] = {"policy": NoticePolicy.from_config(config, calendar)}
+    if tags is not None:
+        options["tags"] = {
+            name: {state: list(t) for state, t in states.items()} for name, states in tags.items()
+        }
+    return options
 
 
 @dataclass(frozen=True)
@@ -159,10 +170,16 @@ def build_rows(
     domain: str,
     *,
     policy: NoticePolicy | None = None,
+    tags: Mapping[str, Mapping[str, list[str]]] | None = None,
 ) -> list[dict[str, Any]]:
     """Outbox row values for each request. A notice nobody can receive is parked and
-    an alert row to the coordinators comes with it."""
+    an alert row to the coordinators comes with it.
+
+    Each row records what made it true (:func:`truth_columns`): the case's state and
+    escalation level, the deadline, the instant of the step, and (from ``tags``) the
+    tags of its workflow's states."""
     policy = policy or NoticePolicy()
+    tags = tags or {}
     rows: list[dict[str, Any]] = []
     for request in requests:
         to, missing_to = router.resolve(request, request.to)
@@ -177,6 +194,8 @@ def build_rows(
             "workflow": request.workflow,
             "deadline": request.deadline.isoformat() if request.deadline else None,
         }
+        if request.workflow in tags:
+            context["_truth"] = {"tags": tags[request.workflow]}
         row = new_row(
             key=request.key,
             kind=request.kind,
@@ -190,6 +209,7 @@ def build_rows(
             domain=domain,
             policy=policy,
         )
+        row.update(truth_columns(request))
         rows.append(row)
         if not to:
             reason = f"no address for {', '.join(missing_to)}"
@@ -207,6 +227,18 @@ def build_rows(
                 )
             )
     return rows
+
+
+def truth_columns(request: NoticeRequest) -> dict[str, Any]:
+    """The row's record of what made it true (``for_state``, ``for_level``,
+    ``for_deadline``, ``caused_at``)."""
+    ctx = request.context
+    return {
+        "for_state": ctx.get("state"),
+        "for_level": int(ctx.get("escalation_level") or 0),
+        "for_deadline": request.deadline,
+        "caused_at": request.at,
+    }
 
 
 def new_row(
@@ -240,6 +272,10 @@ def new_row(
         "message_id": message_id_for(key, domain),
         "letter_number": None,
         "created_at": now,
+        "for_state": None,
+        "for_level": None,
+        "for_deadline": None,
+        "caused_at": None,
     }
 
 

@@ -8,28 +8,38 @@ One pass (:func:`deliver_due`):
    (``[worker] lease_s``) in one short transaction; the next batch is claimed when
    fewer rows wait than there are connections, so the connections never idle between
    batches. A row whose lease expired (its sender died) is due again.
-3. Each row is rendered (a letter gets its number once, first), then sent over one
+3. Each row is rendered, then sent over one
    of ``[smtp] connections`` reused connections, concurrently. STARTTLS or implicit
    TLS as configured; the username from config, the password only from
    ``THEODOI_SMTP__PASSWORD``.
-4. Outcomes are written in batches, in one short transaction each: when
-   :data:`RECORD_EVERY` are waiting, at most :data:`RECORD_AFTER_S` after the oldest,
-   before each claim and at the end of the pass (a transaction per message blocked
-   the event loop that drives the connections):
+4. Just before a letter leaves, its case is read again with its number taken in
+   the same transaction (a letter no longer true is withdrawn and takes none); every
+   claimed row was judged the same way when it was claimed
+   (:mod:`notifications.truth`).
+5. Outcomes are written in batches, in one short transaction each: when
+   ``[smtp] record_every`` are waiting, at most :data:`RECORD_AFTER_S` after the
+   oldest, before each claim and at the end of the pass (a transaction per message
+   blocked the event loop that drives the connections):
    * accepted → ``sent`` (recipients the server refused while accepting others
      are recorded in ``refused``, and the coordinators get one alert);
-   * temporary failure (connection refused, timeout, 4xx) → back to ``pending``
-     with ``attempts``+1 and exponential backoff with jitter, into the send window;
-     after ``[smtp] max_attempts`` it fails for good;
-   * permanent failure (5xx) → ``failed`` plus ONE alert row to the coordinators;
+   * the server cannot be reached (connection refused, timeout, 421, MAIL refused)
+     → the row goes back to its place in the queue, its attempt given back, and the
+     circuit breaker opens (below);
+   * 4xx to this message → back to ``pending`` with exponential backoff and
+     jitter, into the send window; after ``[smtp] max_attempts`` the coordinators
+     are alerted once; it never fails;
+   * permanent refusal (5xx to RCPT or DATA) → ``parked`` with the server's words,
+     plus ONE alert row to the coordinators;
    * render failure → ``parked`` with the error, plus one alert; the others go on.
-5. Circuit breaker: when the server itself cannot be reached, the pass stops; the
-   rows claimed but not tried go back untouched.
+6. Circuit breaker (table ``mail_server``, read by the dashboard): while the server
+   is down nothing is attempted; a pass after ``next_probe_at`` opens one connection
+   (60 s, 120 s … at most ``[smtp] probe_max_s`` apart); once it answers, every
+   waiting notice still true goes out, oldest due first.
 
 Delivery is at-least-once. The only messages that can be sent twice are those the
 server had accepted when the sender died before their ``sent`` was committed: those
-accepted since the last batch was written (fewer than :data:`RECORD_EVERY`) plus at
-most one in flight per connection (``[smtp] connections``); they carry the same
+accepted since the last batch was written (fewer than ``[smtp] record_every``) plus
+at most one in flight per connection (``[smtp] connections``); they carry the same
 Message-ID.
 """
 
@@ -63,7 +73,6 @@ from storage.db import Database
 
 log = logging.getLogger("theodoi.sender")
 
-RECORD_EVERY = 16  # outcomes written per transaction, at most (bounds the duplicates)
 RECORD_AFTER_S = 0.1  # an outcome waits at most this long (monotonic) to be written
 
 
@@ -79,8 +88,12 @@ class DeliveryReport:
     released: int = 0
     refused: int = 0  # recipients refused while the message went to others
     alerts: int = 0
+    withdrawn: int = 0  # no longer true when they were to leave
+    superseded: int = 0  # a newer notice of the same case and kind goes instead
+    deferred: int = 0  # the server could not be reached: back in the queue
     window_closed: bool = False
     circuit_open: bool = False
+    server_down_since: datetime | None = None
     lines: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # seconds per accepted message
 
@@ -88,11 +101,16 @@ class DeliveryReport:
         if self.window_closed:
             return "outside the send window: nothing sent"
         text = (
-            f"sent {self.sent}, retry later {self.retried}, failed {self.failed}, "
-            f"parked {self.parked}"
+            f"sent {self.sent}, retry later {self.retried}, parked {self.parked}, "
+            f"withdrawn {self.withdrawn}, superseded {self.superseded}"
         )
+        if self.failed:
+            text += f", failed {self.failed}"
         if self.circuit_open:
-            text += " (mail server unreachable: stopped this pass)"
+            since = self.server_down_since
+            text += " (mail server unreachable"
+            text += f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
+            text += ": notices wait, none is failed)"
         return text
 
     def __bool__(self) -> bool:  # the service logs only the passes that did something
@@ -113,6 +131,8 @@ def classify(exc: BaseException) -> Outcome:
         text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
         permanent = bool(codes) and all(code >= 500 for code in codes)
         return Outcome("permanent" if permanent else "temporary", f"all recipients refused: {text}")
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):  # MAIL FROM: the server's setup
+        return Outcome("temporary", f"{exc.code} {exc.message}", connection=True)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPHeloError):
         return Outcome("temporary", f"{exc.code} {exc.message}", connection=True)
     if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
@@ -203,6 +223,8 @@ class _Pass:
         self.lease_s = config.worker.lease_s
         self.batch = max(config.smtp.connections * 8, 8)
         self.circuit_open = False
+        self.connection_error = ""
+        self.server: dict[str, Any] | None = None
         self.limit: int | None = None
         self.queue: deque[tuple[dict[str, Any], _Claim]] = deque()
         self.exhausted = False
@@ -221,6 +243,9 @@ class _Pass:
         self.builder = MessageBuilder(self.config, self.calendar, renderer, secret)
         self.limit = limit
         pool = _Connections(self.config)
+        self.server = store.server_state(self.db)
+        if self.server and self.server["down_since"] and not await self._probe(pool):
+            return self.report
         tasks = [
             asyncio.ensure_future(self._worker(slot, pool)) for slot in range(len(pool.clients))
         ]
@@ -239,7 +264,45 @@ class _Pass:
             self._write()
             await pool.close()
         self.report.circuit_open = self.circuit_open
+        if self.circuit_open:
+            self._server_down(self.connection_error)
+        elif self.report.sent and (self.server is None or self.server["down_since"]):
+            store.server_up(self.db, self.now)
         return self.report
+
+    async def _probe(self, pool: _Connections) -> bool:
+        """The breaker is open: nothing is tried before its next probe; then one
+        connection is opened. Whether the server answers (the breaker closes)."""
+        assert self.server is not None
+        next_probe = self.server["next_probe_at"]
+        if next_probe is not None and self.now < next_probe:
+            self.report.circuit_open = True
+            self.report.server_down_since = self.server["down_since"]
+            return False
+        try:
+            await pool.get(0)
+        except Exception as exc:  # noqa: BLE001 — the server is still down, whatever it says
+            outcome = classify(exc)
+            self._server_down(outcome.error)
+            self.report.circuit_open = True
+            self.report.lines.append(f"mail server still unreachable: {outcome.error}")
+            await pool.close()
+            return False
+        store.server_up(self.db, self.now)
+        self.report.lines.append(
+            f"mail server answers again (down since {self.server['down_since']:%Y-%m-%d %H:%M})"
+        )
+        self.server = None
+        return True
+
+    def _server_down(self, error: str) -> None:
+        failures = int((self.server or {}).get("failures") or 0) + 1
+        smtp = self.config.smtp
+        delay = min(smtp.retry_base_s * 2 ** (failures - 1), smtp.probe_max_s)
+        store.server_down(self.db, self.now, error, self.now + timedelta(seconds=delay))
+        state = store.server_state(self.db)
+        self.report.circuit_open = True
+        self.report.server_down_since = state["down_since"] if state else self.now
 
     async def _worker(self, slot: int, pool: _Connections) -> None:
         while not self.circuit_open:
@@ -267,10 +330,18 @@ class _Pass:
                 token = f"{self.worker_id}/{secrets.token_hex(4)}"
                 lease_until = self.now + timedelta(seconds=self.lease_s)
                 claim = _Claim(token, time.monotonic())
-                rows = store.claim(self.db, self.now, token, lease_until, room)
-                self.report.claimed += len(rows)
+                claimed = store.claim_judged(self.db, self.now, token, lease_until, room)
+                rows = claimed.rows
+                taken = len(rows) + len(claimed.withdrawn) + len(claimed.superseded)
+                self.report.claimed += taken
+                self.report.withdrawn += len(claimed.withdrawn)
+                self.report.superseded += len(claimed.superseded)
+                for row, reason in claimed.withdrawn:
+                    self.report.lines.append(f"withdrawn {row['kind']}: {reason}")
+                for row in claimed.superseded:
+                    self.report.lines.append(f"superseded {row['kind']} (case {row['case_id']})")
                 self.queue.extend((row, claim) for row in rows)
-                self.exhausted = not rows
+                self.exhausted = not taken
             else:
                 self.exhausted = True
         return self.queue.popleft() if self.queue else None
@@ -290,7 +361,7 @@ class _Pass:
         if not self.marks:
             self.oldest_mark = time.monotonic()
         self.marks.append(mark)
-        if len(self.marks) >= RECORD_EVERY:
+        if len(self.marks) >= self.config.smtp.record_every:
             self._write()
 
     def _write(self) -> None:
@@ -305,8 +376,19 @@ class _Pass:
                 self._write()
 
     async def _one(self, row: dict[str, Any], token: str, pool: _Connections, slot: int) -> None:
+        # The connection first: a letter takes its number only when it can leave.
+        try:
+            client = await pool.get(slot)
+        except Exception as exc:  # noqa: BLE001 — every failure is classified and recorded
+            await pool.drop(slot)
+            self._failed(row, token, classify(exc))
+            return
         try:
             built = self._build(row)
+        except store.NoLongerTrue as exc:  # withdrawn in the numbering's transaction
+            self.report.withdrawn += 1
+            self.report.lines.append(f"withdrawn {row['kind']}: {exc.reason}")
+            return
         except RenderError as exc:
             self._stop(row, token, "parked", str(exc), "render")
             return
@@ -315,7 +397,6 @@ class _Pass:
             self._stop(row, token, "parked", f"{type(exc).__name__}: {exc}", "render")
             return
         try:
-            client = await pool.get(slot)
             data = built.as_bytes()
             started = time.monotonic()
             refused, _response = await client.sendmail(
@@ -375,25 +456,30 @@ class _Pass:
             today.year,
             lambda n: letter_number(n, org.short_name, org.office_code),
             extra,
+            self.now,
         )
         row["letter_number"], row["context"] = number, context
 
     def _failed(self, row: dict[str, Any], token: str, outcome: Outcome) -> None:
+        """The server, not the notice (unreachable, timeout, MAIL refused): the
+        circuit opens and the row waits in its place, its attempt given back. A 4xx
+        to this message: it waits with backoff (the coordinators are alerted once
+        after ``max_attempts``; it never fails). A 5xx to its recipients or its data:
+        parked with the server's words, and one alert."""
         if outcome.connection:
             self.circuit_open = True
+            self.connection_error = outcome.error
+            self._mark(store.Deferred(row, token, outcome.error))
+            self.report.deferred += 1
+            return
         attempts = int(row["attempts"])
         if outcome.kind == "permanent":
-            self._stop(row, token, "failed", outcome.error, "failed")
+            self._stop(row, token, "parked", f"refused by the server: {outcome.error}", "failed")
             return
-        if attempts >= self.config.smtp.max_attempts:
-            self._stop(
-                row,
-                token,
-                "failed",
-                f"gave up after {attempts} attempts: {outcome.error}",
-                "failed",
+        if attempts == self.config.smtp.max_attempts:
+            self._alert(
+                row, "deferred", f"still refused after {attempts} attempts: {outcome.error}"
             )
-            return
         delay = backoff_delay(
             attempts, self.config.smtp.retry_base_s, self.config.smtp.retry_max_s, self.rng
         )

@@ -17,6 +17,7 @@ from typing import Any
 import storage.events
 import storage.units
 from kernel.errors import NotFound, TheodoiError
+from notifications import truth
 from storage import app_secrets, letters
 from storage import outbox as outbox_rows
 from storage.db import Database, Session
@@ -33,12 +34,149 @@ class OutboxStateError(TheodoiError):
 # -- the sender ---------------------------------------------------------------------------
 
 
+@dataclass
+class Claimed:
+    """What a claim took: the rows to send, and those it withdrew or superseded."""
+
+    rows: list[dict[str, Any]]
+    withdrawn: list[tuple[dict[str, Any], str]]  # (row, reason)
+    superseded: list[dict[str, Any]]
+
+
 def claim(
     db: Database, now: datetime, token: str, lease_until: datetime, limit: int
 ) -> list[dict[str, Any]]:
-    """Mark up to ``limit`` due rows (or rows whose lease expired) ``sending`` for ``token``."""
+    """The rows :func:`claim_judged` claimed to be sent."""
+    return claim_judged(db, now, token, lease_until, limit).rows
+
+
+def claim_judged(
+    db: Database, now: datetime, token: str, lease_until: datetime, limit: int
+) -> Claimed:
+    """Mark up to ``limit`` due rows (or rows whose lease expired) ``sending`` for
+    ``token``, and in the same transaction read their cases again: a notice no longer
+    true is withdrawn, one that a newer notice of the same case and kind makes
+    redundant is superseded (each with a line in the case's history), a digest loses
+    the lines no longer true. The rest are returned to be sent."""
     with db.session() as session:
-        return outbox_rows.claim(session, now, token, lease_until, limit)
+        rows = outbox_rows.claim(session, now, token, lease_until, limit)
+        return _judge(session, rows, now, token)
+
+
+def _judge(session: Session, rows: list[dict[str, Any]], now: datetime, token: str) -> Claimed:
+    result = Claimed([], [], [])
+    if not rows:
+        return result
+    cases = outbox_rows.cases_now(session, _case_ids(rows))
+    # only notices about a case's situation supersede each other (never alerts)
+    redundant = outbox_rows.newer_to_go(
+        session, [r for r in rows if truth.applies(truth.facts_of(r))]
+    )
+    events: list[dict[str, Any] | None] = []
+    for row in rows:
+        if row["kind"] == truth.DIGEST:
+            _judge_digest(session, row, now, events)
+            result.rows.append(row)
+            continue
+        verdict = truth.check(truth.facts_of(row), cases.get(row.get("case_id")))
+        if verdict is not None:
+            outbox_rows.withdraw(session, row["id"], "withdrawn", verdict.vi, token=token)
+            events.append(_withdrawn_event(row, verdict, now))
+            result.withdrawn.append((row, verdict.vi))
+        elif row["id"] in redundant:
+            reason = "đã có thông báo mới hơn cùng loại của hồ sơ"
+            outbox_rows.withdraw(session, row["id"], "superseded", reason, token=token)
+            events.append(
+                _event(row, "notice_superseded", now, f"{truth.HISTORY_PREFIX}: {reason}", {})
+            )
+            result.superseded.append(row)
+        else:
+            result.rows.append(row)
+    storage.events.insert_events(session, [e for e in events if e is not None])
+    return result
+
+
+def _case_ids(rows: Iterable[Mapping[str, Any]]) -> set[int]:
+    ids: set[int] = set()
+    for row in rows:
+        if row.get("case_id") is not None:
+            ids.add(row["case_id"])
+        if row["kind"] == truth.DIGEST:
+            digest = (row.get("context") or {}).get("digest") or {}
+            for name in truth.DIGEST_LISTS:
+                ids.update(i["case_id"] for i in digest.get(name) or () if i.get("case_id"))
+    return ids
+
+
+def _judge_digest(
+    session: Session, row: dict[str, Any], now: datetime, events: list[dict[str, Any] | None]
+) -> None:
+    """Drop the digest's lines no longer true (the row keeps what is sent)."""
+    context = dict(row.get("context") or {})
+    digest = context.get("digest") or {}
+    ids = {i["case_id"] for n in truth.DIGEST_LISTS for i in digest.get(n) or ()}
+    kept, dropped = truth.check_digest(digest, outbox_rows.cases_now(session, ids))
+    if not dropped:
+        return
+    kept["withdrawn"] = [
+        *(digest.get("withdrawn") or ()),
+        *({"case_id": item["case_id"], "reason": v.vi} for item, v in dropped),
+    ]
+    context["digest"] = kept
+    row["context"] = context
+    outbox_rows.set_context(session, row["id"], context)
+    for item, verdict in dropped:
+        line = {**row, "case_id": item["case_id"]}
+        events.append(_withdrawn_event(line, verdict, now, line=True))
+
+
+def _withdrawn_event(
+    row: Mapping[str, Any], verdict: truth.Verdict, now: datetime, *, line: bool = False
+) -> dict[str, Any] | None:
+    data = {"code": verdict.code, "reason_en": verdict.en}
+    if line:
+        data["digest_line"] = True
+    return _event(row, "notice_withdrawn", now, verdict.history, data)
+
+
+def judge_one(
+    db: Database, outbox_id: int, now: datetime, from_status: Iterable[str]
+) -> str | None:
+    """Read row and case again, in one transaction: if the notice (in one of
+    ``from_status``) is no longer true, withdraw it with a line in the history and
+    return the reason (Vietnamese); None when it is true (or not in those statuses)."""
+    with db.session() as session:
+        row = outbox_rows.get(session, outbox_id)
+        if row is None:
+            raise NotFound(f"outbox message {outbox_id} does not exist")
+        if row["status"] not in tuple(from_status):
+            return None
+        return _withdraw_if_false(session, row, now, tuple(from_status))
+
+
+def _withdraw_if_false(
+    session: Session, row: dict[str, Any], now: datetime, from_status: tuple[str, ...]
+) -> str | None:
+    case = outbox_rows.cases_now(session, [row.get("case_id")]).get(row.get("case_id") or -1)
+    verdict = truth.check(truth.facts_of(row), case)
+    if verdict is None:
+        return None
+    outbox_rows.withdraw(session, row["id"], "withdrawn", verdict.vi, from_status=from_status)
+    _give_back_number(session, row)
+    item = _withdrawn_event(row, verdict, now)
+    if item is not None:
+        storage.events.insert_events(session, [item])
+    return verdict.vi
+
+
+def _give_back_number(session: Session, row: Mapping[str, Any]) -> None:
+    """A numbered letter withdrawn before it left returns its number when no other
+    letter has been numbered since (so the year's numbers stay without a gap)."""
+    taken = (row.get("context") or {}).get("_letter") or {}
+    numbered = row.get("letter_number") and taken.get("year") and taken.get("n")
+    if numbered and letters.give_back(session, int(taken["year"]), int(taken["n"])):
+        context = {k: v for k, v in (row.get("context") or {}).items() if k != "_letter"}
+        letters.clear_letter(session, row["id"], context)
 
 
 def defer_closed_window(db: Database, now: datetime, opening: datetime) -> int:
@@ -92,7 +230,26 @@ class Alert:
     row: dict[str, Any]
 
 
-Mark = Sent | Retry | Stopped | Released | Alert
+@dataclass(frozen=True)
+class Withdrawn:
+    """Found no longer true just before it was sent (its letter not numbered)."""
+
+    row: Mapping[str, Any]
+    token: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The server could not be reached while sending it: back in its place in the
+    queue, the attempt given back."""
+
+    row: Mapping[str, Any]
+    token: str
+    error: str
+
+
+Mark = Sent | Retry | Stopped | Released | Alert | Withdrawn | Deferred
 
 
 def record(db: Database, now: datetime, marks: Sequence[Mark]) -> None:
@@ -136,6 +293,10 @@ def record(db: Database, now: datetime, marks: Sequence[Mark]) -> None:
                 events.append(_event(mark.row, f"notice_{mark.status}", now, mark.error[:500], {}))
             elif isinstance(mark, Released):
                 outbox_rows.release(session, mark.ids, mark.token)
+            elif isinstance(mark, Deferred):
+                outbox_rows.give_back(session, [mark.row["id"]], mark.token)
+            elif isinstance(mark, Withdrawn):
+                pass  # written in its own transaction (see :func:`number_letter`)
             else:
                 alerts.append(mark.row)
         outbox_rows.mark_sent(session, now, sent)
@@ -157,14 +318,25 @@ def outbox_id_for_key(db: Database, key: str) -> int | None:
 # -- letters -----------------------------------------------------------------------------
 
 
+class NoLongerTrue(TheodoiError):
+    """The notice was withdrawn as it was about to leave (``reason``: Vietnamese)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def number_letter(
     db: Database,
     row_id: int,
     year: int,
     format_number: Callable[[int], str],
     extra_context: Mapping[str, Any],
+    now: datetime,
 ) -> tuple[str, dict[str, Any]]:
-    """Assign, format and store the letter number in one transaction; (number, context).
+    """Just before the letter leaves: read its case again and, if the letter is still
+    true, assign, format and store its number, in one transaction; (number, context).
+    A letter no longer true is withdrawn and takes no number (:class:`NoLongerTrue`).
 
     A row numbered already keeps its number and context (a retry renders the same
     letter)."""
@@ -172,10 +344,16 @@ def number_letter(
         number, context = letters.letter_of(session, row_id)
         if number:
             return number, context
-        text = format_number(letters.next_number(session, year))
-        context = {**context, **extra_context}
-        letters.set_letter(session, row_id, text, context)
-        return text, context
+        row = outbox_rows.get(session, row_id)
+        assert row is not None
+        reason = _withdraw_if_false(session, row, now, ("sending",))
+        if reason is None:
+            n = letters.next_number(session, year)
+            text = format_number(n)
+            context = {**context, **extra_context, "_letter": {"year": year, "n": n}}
+            letters.set_letter(session, row_id, text, context)
+            return text, context
+    raise NoLongerTrue(reason)
 
 
 def unit_overdue_cases(
@@ -228,8 +406,14 @@ def change_status(
     event: str,
     actor: str,
     now: datetime,
+    *,
+    must_be_true: bool = False,
 ) -> dict[str, Any]:
-    """Move a row from one of ``allowed`` statuses, with a history event; the new row."""
+    """Move a row from one of ``allowed`` statuses, with a history event; the new row.
+
+    ``must_be_true`` (an approval, a resend: the notice is to leave): the case is read
+    again in the same transaction, and a notice no longer true is withdrawn instead,
+    with its line in the history, and the action refused (:class:`NoLongerTrue`)."""
     allowed = tuple(allowed)
     with db.session() as session:
         row = outbox_rows.get(session, outbox_id)
@@ -240,11 +424,41 @@ def change_status(
                 f"outbox message {outbox_id} is {row['status']}; "
                 f"this needs one of: {', '.join(allowed)}"
             )
-        outbox_rows.update_if_status(session, outbox_id, row["status"], values)
-        _history(session, row, event, now, None, {"by": actor}, actor=actor)
-        new = outbox_rows.get(session, outbox_id)
-        assert new is not None  # read in this transaction
-        return new
+        reason = _withdraw_if_false(session, row, now, allowed) if must_be_true else None
+        if reason is None:
+            outbox_rows.update_if_status(session, outbox_id, row["status"], values)
+            _history(session, row, event, now, None, {"by": actor}, actor=actor)
+            new = outbox_rows.get(session, outbox_id)
+            assert new is not None  # read in this transaction
+            return new
+    raise NoLongerTrue(
+        f"outbox message {outbox_id} withdrawn, not {event.removeprefix('notice_')}: {reason}"
+    )
+
+
+def server_state(db: Database) -> dict[str, Any] | None:
+    """The mail server as the sender last found it (None: never tried): ``down_since``
+    (set while it is down), ``last_error``, ``failures``, ``next_probe_at``,
+    ``checked_at``, ``up_since``."""
+    with db.session(write=False) as session:
+        return outbox_rows.server_state(session)
+
+
+def current_states(db: Database, case_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """case id → the case now (``state``, ``escalation_level``, ``deadline``,
+    ``report_filed_on``): what the held-for-approval queue shows beside each draft."""
+    with db.session(write=False) as session:
+        return outbox_rows.cases_now(session, case_ids)
+
+
+def server_down(db: Database, now: datetime, error: str, next_probe_at: datetime) -> None:
+    with db.session() as session:
+        outbox_rows.server_down(session, now, error, next_probe_at)
+
+
+def server_up(db: Database, now: datetime) -> bool:
+    with db.session() as session:
+        return outbox_rows.server_up(session, now)
 
 
 def units_by_id(db: Database) -> dict[int, Unit]:

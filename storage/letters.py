@@ -110,3 +110,23 @@ def unit_cases(
             }
         )
     return out
+
+
+def give_back(session: Session, year: int, number: int) -> bool:
+    """Return ``number`` to ``year``'s sequence if it is still the last one taken (a
+    letter numbered, then withdrawn before it left); whether it was."""
+    result = session.execute(
+        update(SEQUENCE)
+        .where(SEQUENCE.c.year == year, SEQUENCE.c.last_number == number)
+        .values(last_number=number - 1)
+    )
+    return bool(result.rowcount)
+
+
+def clear_letter(session: Session, outbox_id: int, context: Mapping[str, Any]) -> None:
+    session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == outbox_id)
+        .values(letter_number=None, context=dict(context))
+    )
+

@@ -138,8 +138,10 @@ class OutboxMessage(SQLModel, table=True):
     to_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     cc_addrs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    # pending → sending → sent | failed; held = waits for a coordinator's approval;
-    # parked = cannot be rendered or routed, shown to coordinators.
+    # pending → sending → sent; held = waits for a coordinator's approval; parked =
+    # refused for good (5xx), cannot be rendered or routed, shown to coordinators;
+    # withdrawn = no longer true when it was to leave; superseded = a later notice
+    # of the same case went instead; failed = (before 0003) given up.
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     next_attempt_at: NaiveDatetime  # not before the send window opens
@@ -151,6 +153,29 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: NaiveDatetime | None = None
     created_at: NaiveDatetime
     sent_at: NaiveDatetime | None = None
+    # What made the notice true when it was written (checked again when it leaves;
+    # a notice no longer true is ``withdrawn`` with the reason in ``last_error``):
+    # the case's state, escalation level and deadline, and the step that caused it.
+    for_state: str | None = Field(default=None, max_length=32)
+    for_level: int | None = None
+    for_deadline: date | None = None
+    caused_at: NaiveDatetime | None = None
+
+
+class MailServer(SQLModel, table=True):
+    """The sender's circuit breaker, readable by every process (the dashboard): while
+    the mail server does not answer, ``down_since`` is set and nothing is attempted
+    before ``next_probe_at``."""
+
+    __tablename__ = "mail_server"
+
+    name: str = Field(primary_key=True, max_length=32)
+    down_since: NaiveDatetime | None = None
+    last_error: str | None = None
+    failures: int = 0  # probes failed in a row
+    next_probe_at: NaiveDatetime | None = None
+    checked_at: NaiveDatetime | None = None
+    up_since: NaiveDatetime | None = None
 
 
 class LetterSequence(SQLModel, table=True):

@@ -13,7 +13,7 @@ than ``sent`` apply only while ``claimed_by`` is still the claim's token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +33,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Session
-from storage.dialects import dialect_name
-from storage.models import OutboxMessage
+from storage.dialects import dialect_name, insert_or_ignore
+from storage.models import Case, MailServer, OutboxMessage
 
 OUTBOX = OutboxMessage.__table__
 
@@ -259,3 +259,116 @@ def outbox_for_case(session: Session, case_id: int) -> list[OutboxMessage]:
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     )
     return list(session.scalars(stmt))
+# -- truth at send time -----------------------------------------------------------------
+
+CASE = Case.__table__
+SERVER = MailServer.__table__
+TO_GO = ("pending", "held", "sending")  # a row that may still leave
+
+
+def cases_now(session: Session, case_ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
+    """case id → the case as it is now: ``state, escalation_level, deadline,
+    report_filed_on, workflow`` (cases that no longer exist are absent)."""
+    ids = sorted({i for i in case_ids if i is not None})
+    if not ids:
+        return {}
+    stmt = select(
+        CASE.c.id,
+        CASE.c.workflow,
+        CASE.c.state,
+        CASE.c.escalation_level,
+        CASE.c.deadline,
+        CASE.c.report_filed_on,
+    ).where(CASE.c.id.in_(ids))
+    return {r["id"]: dict(r) for r in session.execute(stmt).mappings()}
+
+
+def newer_to_go(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[int]:
+    """The ids among ``rows`` that a newer row of the same case and kind, still to go
+    (pending, held, sending), makes redundant."""
+    pairs = {(r["case_id"], r["kind"]) for r in rows if r.get("case_id") is not None}
+    if not pairs:
+        return set()
+    stmt = (
+        select(OUTBOX.c.case_id, OUTBOX.c.kind, func.max(OUTBOX.c.id))
+        .where(
+            OUTBOX.c.case_id.in_(sorted({c for c, _k in pairs})),
+            OUTBOX.c.kind.in_(sorted({k for _c, k in pairs})),
+            OUTBOX.c.status.in_(TO_GO),
+        )
+        .group_by(OUTBOX.c.case_id, OUTBOX.c.kind)
+    )
+    newest = {(c, k): n for c, k, n in session.execute(stmt)}
+    return {
+        r["id"]
+        for r in rows
+        if r.get("case_id") is not None and newest.get((r["case_id"], r["kind"]), 0) > r["id"]
+    }
+
+
+def withdraw(
+    session: Session,
+    outbox_id: int,
+    status: str,
+    reason: str,
+    *,
+    token: str | None = None,
+    from_status: Iterable[str] = (),
+) -> bool:
+    """``withdrawn`` or ``superseded`` with the reason, if ``token`` still holds the row
+    (the sender) or it is still in one of ``from_status`` (a coordinator); whether it was."""
+    cond = OUTBOX.c.claimed_by == token if token else OUTBOX.c.status.in_(tuple(from_status))
+    result = session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == outbox_id, cond)
+        .values(status=status, last_error=reason[:2000], **_UNCLAIMED)
+    )
+    return bool(result.rowcount)
+
+
+def set_context(session: Session, outbox_id: int, context: Mapping[str, Any]) -> None:
+    session.execute(update(OUTBOX).where(OUTBOX.c.id == outbox_id).values(context=dict(context)))
+
+
+def give_back(session: Session, ids: Sequence[int], token: str) -> None:
+    """Claimed, tried, but the server could not be reached: back to ``pending`` at the
+    same place in the queue, the attempt given back (an outage burns no attempts)."""
+    release(session, ids, token)
+
+
+# -- the mail server's circuit breaker ------------------------------------------------------
+
+
+def server_state(session: Session, name: str = "smtp") -> dict[str, Any] | None:
+    row = session.execute(select(SERVER).where(SERVER.c.name == name)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def server_down(
+    session: Session, now: datetime, error: str, next_probe_at: datetime, name: str = "smtp"
+) -> None:
+    """Record a failed attempt to reach the server: down since the first failure."""
+    session.execute(insert_or_ignore(session, SERVER, "name").values(name=name, failures=0))
+    session.execute(
+        update(SERVER)
+        .where(SERVER.c.name == name)
+        .values(
+            down_since=func.coalesce(SERVER.c.down_since, now),
+            last_error=error[:2000],
+            failures=SERVER.c.failures + 1,
+            next_probe_at=next_probe_at,
+            checked_at=now,
+        )
+    )
+
+
+def server_up(session: Session, now: datetime, name: str = "smtp") -> bool:
+    """Record that the server answered; whether it had been down."""
+    state = server_state(session, name)
+    was_down = bool(state and state["down_since"])
+    session.execute(insert_or_ignore(session, SERVER, "name").values(name=name, failures=0))
+    values: dict[str, Any] = {"checked_at": now, "failures": 0, "next_probe_at": None}
+    if was_down or state is None:
+        values.update(down_since=None, up_since=now)
+    session.execute(update(SERVER).where(SERVER.c.name == name).values(**values))
+    return was_down

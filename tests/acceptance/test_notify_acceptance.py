@@ -25,10 +25,11 @@ from cli.wiring import open_app
 from engine.app import App
 from kernel.clock import ManualClock
 from kernel.errors import NotFound
+from kernel.settings import SmtpSettings
 from notifications import store
 from notifications.catcher import Catcher, MailStore
 from notifications.outbox import NoticePolicy, new_row
-from notifications.smtp import RECORD_EVERY, deliver_due
+from notifications.smtp import deliver_due
 from storage.models import Event, OutboxMessage
 from tests import smtp_server as smtp_fixture
 from tests.conftest import REPO, add_trip, add_unit, make_config
@@ -214,7 +215,7 @@ def test_sigkill_mid_batch_then_restart_delivers_all(tmp_path: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        # Killed well past one batch of outcomes (RECORD_EVERY), so a sender that
+        # Killed well past one batch of outcomes ([smtp] record_every), so a sender that
         # never wrote them would send far more than the bound twice.
         deadline = time.monotonic() + 30
         while len(server.received()) < 40 and time.monotonic() < deadline:
@@ -241,8 +242,8 @@ def test_sigkill_mid_batch_then_restart_delivers_all(tmp_path: Path) -> None:
         assert len(counts) == n  # every message arrived
         duplicates = sum(c - 1 for c in counts.values())
         # Only what was accepted since the last batch of outcomes was written (fewer
-        # than RECORD_EVERY) and what was in flight on the 2 connections.
-        assert duplicates <= RECORD_EVERY - 1 + 2
+        # than [smtp] record_every) and what was in flight on the 2 connections.
+        assert duplicates <= SmtpSettings().record_every - 1 + 2
         with app.db.session(write=False) as session:
             assert set(session.scalars(select(OutboxMessage.status))) == {"sent"}
         app.close()

@@ -102,7 +102,9 @@ def test_downgrade_and_upgrade_again(fresh: Database) -> None:
     fresh.upgrade()
     migrate(fresh, "downgrade", "0001_initial")
     tables = set(inspect(fresh.engine).get_table_names())
-    assert "app_secret" not in tables and "case" in tables
+    assert "mail_server" not in tables and "outbox" in tables
+    columns = {c["name"] for c in inspect(fresh.engine).get_columns("outbox")}
+    assert "for_state" not in columns and "key" in columns
     migrate(fresh, "downgrade", "base")
     assert set(inspect(fresh.engine).get_table_names()) == {"alembic_version"}
     fresh.upgrade()
@@ -119,7 +121,7 @@ def test_neutral_case_columns_carry_the_data_over(fresh: Database) -> None:
         conn.execute(
             text(
                 'INSERT INTO "case" (id, workflow, state, version, name, name_key, '
-                "planned_start, planned_end, actual_end, country_codes, "
+                "planned_departure, planned_return, actual_return, destinations, "
                 "escalation_level, data, created_at, updated_at) VALUES (1, 'ngo_project', "
                 "'implementing', 1, 'Dự án', 'du an', '2021-01-01', '2023-12-31', NULL, 'KR', "
                 "0, '{}', :now, :now)"
@@ -134,7 +136,7 @@ def test_neutral_case_columns_carry_the_data_over(fresh: Database) -> None:
                 "'reminder', 1, 0, 'vi', '[]', '[]', :ctx, 'pending', 0, :now, '[]', 'm', :now)"
             ),
             {
-                "ctx": json.dumps({"case": {"planned_end": "2023-12-31", "country_codes": "KR"}}),
+                "ctx": json.dumps({"case": {"planned_return": "2023-12-31", "destinations": "KR"}}),
                 "now": now,
             },
         )
@@ -149,5 +151,5 @@ def test_neutral_case_columns_carry_the_data_over(fresh: Database) -> None:
     assert context == {"case": {"planned_end": "2023-12-31", "country_codes": "KR"}}
     migrate(fresh, "downgrade", "0002_notifications")
     with fresh.engine.connect() as conn:
-        back = conn.execute(text('SELECT planned_start, country_codes FROM "case"')).one()
+        back = conn.execute(text('SELECT planned_departure, destinations FROM "case"')).one()
     assert [str(v) for v in back] == ["2021-01-01", "KR"]

@@ -187,7 +187,7 @@ def test_hold_and_resend(app: App, smtp_server: SmtpServer) -> None:
     )
     smtp_server.refuse("syt@example.vn", "550 5.1.1 unknown")
     _deliver(app, TUESDAY_0800)
-    assert _rows(app, "approval_notice")[0].status == "failed"
+    assert _rows(app, "approval_notice")[0].status == "parked"
     smtp_server.refusals.clear()
     again = approval.resend(
         app.db, app.config, notice.id, "cli:lan", TUESDAY_0800, calendar=app.engine.calendar

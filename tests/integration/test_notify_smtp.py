@@ -133,12 +133,16 @@ def test_server_down_nothing_lost_then_each_arrives_once(
     smtp_server.stop()
     report = deliver(app)
     assert report.sent == 0 and report.circuit_open
-    assert 1 <= report.retried <= app.config.smtp.connections  # the breaker stopped the pass
-    assert report.released == 6 - report.retried
+    assert 1 <= report.deferred <= app.config.smtp.connections  # the breaker stopped the pass
+    assert report.retried == 0 and report.released == 6 - report.deferred
+    # an outage burns no attempt and keeps each row in its place in the queue
     assert {r.status for r in rows(app)} == {"pending"}
-    tried = [r for r in rows(app) if r.attempts]
-    assert all(r.next_attempt_at > NOW and "Connect" in (r.last_error or "") for r in tried)
-    assert all(r.attempts == 0 for r in rows(app) if r not in tried)
+    assert all(r.attempts == 0 and r.next_attempt_at == NOW for r in rows(app))
+    state = store.server_state(app.db)
+    assert state is not None and state["down_since"] == NOW and "Connect" in state["last_error"]
+    # before the next probe nothing is attempted
+    quiet = deliver(app, NOW + timedelta(seconds=10))
+    assert quiet.circuit_open and quiet.claimed == 0 and quiet.deferred == 0
 
     smtp_server.start()
     later = NOW + timedelta(hours=7)  # past any backoff, still inside office hours
@@ -168,11 +172,11 @@ def test_421_opens_the_circuit(app: App, smtp_server: SmtpServer) -> None:
     smtp_server.fail_mail("421 4.7.0 Service shutting down")
     report = deliver(app)
     assert report.circuit_open and report.sent == 0
-    assert report.retried <= app.config.smtp.connections and report.released >= 6
-    assert sum(r.attempts for r in rows(app)) == report.retried
+    assert report.deferred <= app.config.smtp.connections and report.released >= 6
+    assert sum(r.attempts for r in rows(app)) == 0 and report.retried == 0
 
 
-def test_gives_up_after_max_attempts_and_alerts_once(
+def test_a_4xx_never_fails_the_row_and_alerts_once_after_max_attempts(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     app = open_app(tmp_path, smtp_server, THEODOI_SMTP__MAX_ATTEMPTS="2")
@@ -181,12 +185,14 @@ def test_gives_up_after_max_attempts_and_alerts_once(
         smtp_server.fail_data("452 4.3.1 Insufficient system storage")
         deliver(app)
         deliver(app, NOW + timedelta(hours=1))
-        (row, alert) = rows(app)
-        assert row.status == "failed" and "gave up after 2 attempts" in row.last_error
-        assert alert.kind == "alert" and alert.to_addrs == [COORDINATOR]
-        smtp_server.fail_data(None)
         deliver(app, NOW + timedelta(hours=2))
-        assert [m.kind for m in smtp_server.received()] == ["alert"]
+        (row, alert) = rows(app)
+        assert row.status == "pending" and "452" in row.last_error  # waits, not failed
+        assert alert.kind == "alert" and alert.to_addrs == [COORDINATOR]
+        assert alert.status == "pending"  # the alert goes by the same mail: it waits too
+        smtp_server.fail_data(None)
+        deliver(app, NOW + timedelta(hours=8))
+        assert sorted(m.kind for m in smtp_server.received()) == ["alert", "reminder"]
     finally:
         app.close()
 
@@ -202,17 +208,17 @@ def test_backoff_grows_and_is_jittered() -> None:
 # -- permanent failures ------------------------------------------------------------------------
 
 
-def test_550_fails_that_row_alerts_once_and_others_go(
+def test_550_parks_that_row_alerts_once_and_others_go(
     app: App,
     smtp_server: SmtpServer,
 ) -> None:
     enqueue(app, 3)
     smtp_server.refuse("unit1@example.vn", "550 5.1.1 No such user")
     report = deliver(app)
-    assert report.failed == 1 and report.alerts == 1
+    assert report.parked == 1 and report.failed == 0 and report.alerts == 1
     by_key = {r.to_addrs[0]: r for r in rows(app) if r.kind == "reminder"}
-    assert by_key["unit1@example.vn"].status == "failed"
-    assert "550" in by_key["unit1@example.vn"].last_error
+    assert by_key["unit1@example.vn"].status == "parked"
+    assert "550 5.1.1 No such user" in by_key["unit1@example.vn"].last_error
     assert by_key["unit0@example.vn"].status == by_key["unit2@example.vn"].status == "sent"
     alerts = [r for r in rows(app) if r.kind == "alert"]
     assert len(alerts) == 1 and alerts[0].status == "sent"

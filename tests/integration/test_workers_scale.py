@@ -38,8 +38,7 @@ from sqlalchemy import create_engine, insert, select, text
 import storage.outbox
 import storage.timers
 from kernel.clock import to_local
-from kernel.settings import load_config
-from notifications.smtp import RECORD_EVERY
+from kernel.settings import SmtpSettings, load_config
 from storage.db import Database
 from storage.models import Case, Unit
 from tests.pg import pg_schema, require_pg, schema_url
@@ -51,7 +50,7 @@ SOAK = os.environ.get("THEODOI_SOAK") == "1"
 CONNECTIONS = 4  # [smtp] connections
 # The most a dead worker can leave accepted but not marked sent: the outcomes not yet
 # written as a batch, and one message in flight per connection.
-UNMARKED = RECORD_EVERY - 1 + CONNECTIONS
+UNMARKED = SmtpSettings().record_every - 1 + CONNECTIONS
 
 # Tuesday 10 March 2026, 09:00 in Tây Ninh: a working day, inside the send window.
 BASE = datetime(2026, 3, 10, 2, 0)

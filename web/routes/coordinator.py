@@ -13,6 +13,7 @@ from engine.cycle import run_cycle
 from kernel.clock import local_date
 from kernel.dates import parse_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
+from notifications import store as notice_store
 from notifications.smtp import deliver_due
 from storage import pages
 from web import i18n, importing, services
@@ -67,6 +68,8 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         escalated = pages.cases_in_state(s, app.registry.states_tagged("escalated"), limit=50)
         notices = pages.notices(s, statuses=("failed", "held", "parked"), limit=50)
         extension_requests = pages.extension_requests(s, EXTENSION_REQUEST)
+    mail_server = notice_store.server_state(app.db)  # the sender's breaker (any process)
+    now_of = notice_store.current_states(app.db, (m.case_id for m in notices))
     states = {
         name: list(app.registry[name].workflow.states) for name in counts if name in app.registry
     }
@@ -80,6 +83,8 @@ def dashboard(request: Request, principal: Principal = Depends(require(*READERS)
         "extension_requests": [
             {**row, "request": request_view(row["request"])} for row in extension_requests
         ],
+        "mail_down": mail_server if mail_server and mail_server["down_since"] else None,
+        "case_now": now_of,
         "today": today,
         "horizon": horizon,
     }

@@ -3,6 +3,7 @@ hold letters, resend failed ones, and what goes out on the next working day."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ from web.deps import (
 
 router = APIRouter(include_in_schema=False)
 
-STATUSES = ("pending", "held", "sending", "sent", "failed", "parked")
+STATUSES = ("pending", "held", "sending", "sent", "parked", "withdrawn", "superseded", "failed")
 
 
 @router.get("/notices")
@@ -99,6 +100,10 @@ def notice_page(
     request: Request, message_id: int, principal: Principal = Depends(require(*READERS))
 ) -> Response:
     app = theodoi(request)
+    # As when it leaves (truth at send time): a notice no longer true is withdrawn,
+    # with its reason, rather than previewed as if it would go.
+    with contextlib.suppress(NotFound):
+        approval.recheck(app.db, message_id, app.clock.now())
     with app.db.session(write=False) as s:
         message = pages.notice(s, message_id)
     if message is None:
