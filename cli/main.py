@@ -25,7 +25,7 @@ from rich.table import Table
 from cli import wiring
 from cli.demo import load_demo
 from cli.simulation import simulate as run_simulation
-from engine import creation
+from engine import creation, sanitize
 from engine.app import App
 from engine.creation import Traveller
 from engine.cycle import run_cycle
@@ -477,7 +477,7 @@ def emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(sanitize.csv_rows(rows))
         typer.echo(buf.getvalue(), nl=False)
     else:
         table = Table(*columns)
