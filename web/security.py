@@ -133,10 +133,14 @@ class SessionCodec:
         return (self.clock.now() + self.lifetime).isoformat()
 
 
-def start_session(session: dict[str, Any], codec: SessionCodec, user_id: int) -> None:
-    """A fresh session for a logged-in user (new CSRF token: no fixation)."""
+def start_session(
+    session: dict[str, Any], codec: SessionCodec, user_id: int, epoch: int = 0
+) -> None:
+    """A fresh session for a logged-in user (new CSRF token: no fixation). ``epoch`` is
+    the user's ``session_epoch``: raising it in the database ends this session."""
     session.clear()
     session["uid"] = user_id
+    session["gen"] = epoch
     session["csrf"] = secrets.token_urlsafe(24)
     session["exp"] = codec.expiry()
 
@@ -159,10 +163,13 @@ def csrf_ok(session: dict[str, Any], submitted: str | None) -> bool:
 class SessionMiddleware:
     """Puts a :class:`Session` in ``scope["session"]`` and writes it back when changed."""
 
-    def __init__(self, app: ASGIApp, codec: SessionCodec, max_age_s: int) -> None:
+    def __init__(
+        self, app: ASGIApp, codec: SessionCodec, max_age_s: int, secure: bool = False
+    ) -> None:
         self.app = app
         self.codec = codec
         self.max_age_s = max_age_s
+        self.flags = "HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,12 +189,12 @@ class SessionMiddleware:
                     headers.append(
                         "Set-Cookie",
                         f"{SESSION_COOKIE}={value}; Path=/; Max-Age={self.max_age_s}; "
-                        "HttpOnly; SameSite=Lax",
+                        + self.flags,
                     )
                 else:
                     headers.append(
                         "Set-Cookie",
-                        f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+                        f"{SESSION_COOKIE}=; Path=/; Max-Age=0; " + self.flags,
                     )
             await send(message)
 

@@ -72,8 +72,7 @@ async def user_active(
             raise NotFound()
         if user.id == principal.id:  # an admin cannot lock themselves out
             return _users_page(request, "—", status=400)
-        user.active = form.get("active") == "1"
-        user_store.save_user(s, user)
+        users.set_active(s, user, form.get("active") == "1")
     flash(request, i18n.gettext("saved", language(request)))
     return RedirectResponse("/admin/users", status_code=303)
 

@@ -18,27 +18,34 @@ from kernel.clock import local_date
 from kernel.errors import Forbidden, LoginRequired, NotFound
 from storage import pages
 from storage import queries as store
-from storage.models import Case
+from storage.models import Case, User
 from web.deps import READERS, ROLES, Principal, case_filter, may_see, theodoi
 from web.users import user_for_token
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
-def api_user(*roles: str):
-    """A dependency: the token's user, who must have one of ``roles``."""
+def token_user(request: Request) -> User | None:
+    """The user of the request's bearer token, if it is valid, unexpired and active."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    app = theodoi(request)
+    with app.db.session(write=False) as s:
+        return user_for_token(s, token.strip(), app.clock.now())
+
+
+def api_user(*roles: str, write: bool = False):
+    """A dependency: the token's user, who must have one of ``roles``; a route that
+    changes something (``write``) also needs a token of scope ``write``."""
 
     def dependency(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise LoginRequired()
-        with theodoi(request).db.session(write=False) as s:
-            user = user_for_token(s, token.strip())
+        user = token_user(request)
         if user is None:
             raise LoginRequired()
         principal = Principal.of(user)
-        if principal.role not in roles:
+        if principal.role not in roles or (write and user.api_token_scope != "write"):
             raise Forbidden()
         return principal
 
