@@ -25,7 +25,7 @@ from rich.table import Table
 from cli import wiring
 from cli.demo import load_demo
 from cli.simulation import simulate as run_simulation
-from engine import creation, sanitize
+from engine import creation, limits, sanitize
 from engine.app import App
 from engine.creation import Traveller
 from engine.cycle import run_cycle
@@ -197,6 +197,7 @@ def unit_add(
         if value and "@" not in value:
             raise InvalidInput(field, f"'{value}' is not an e-mail address")
     choice(language, ("vi", "en"), "language")
+    limits.check_unit({"code": code, "name": name, "email": email, "head_email": head_email})
     with open_app(config) as application, application.db.session() as session:
         unit = queries.unit_by_code(session, code) or decisions.add_unit(session, code)
         unit.name, unit.email, unit.head_email, unit.language = name, email, head_email, language

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from engine import limits
 from engine.runtime import CaseSpec, Engine
 from kernel.clock import from_local
 from kernel.errors import InvalidInput
@@ -122,6 +123,10 @@ def check_traveller(t: Traveller, where: str = "") -> None:
     prefix = f"{where}: " if where else ""
     if not t.name.strip():
         raise InvalidInput(f"{prefix}name", "is empty")
+    limits.check_case(
+        {"name": t.name, "position": t.position, "email": t.email, "destinations": t.destinations},
+        where,
+    )
     if t.return_ < t.departure:
         raise InvalidInput(
             f"{prefix}return", f"return date {t.return_} is before departure {t.departure}"
@@ -146,6 +151,7 @@ def open_trips(
     number = number.strip()
     if not number:
         raise InvalidInput("decision", "is required")
+    limits.check_decision(number, issuer)
     if not travellers:
         raise InvalidInput("travellers", "at least one traveller is needed")
     several = len(travellers) > 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine import limits
 from kernel.errors import InvalidInput, NotFound
 from storage import queries
 from storage import users as user_store
@@ -30,6 +31,7 @@ def check_password(password: str) -> str:
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
+    limits.check_user({"email": email})
     if "@" not in email or " " in email:
         raise InvalidInput("email", f"'{email}' is not an e-mail address")
     return email

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from engine import limits
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
 from storage import calendar as calendar_store
@@ -101,6 +102,10 @@ async def unit_save(request: Request, principal: Principal = Depends(admin_only)
     for value in (email, head):
         if value and "@" not in value:
             problem = f"'{value}' is not an e-mail address"
+    try:
+        limits.check_unit({"code": code, "name": name, "email": email, "head_email": head})
+    except InvalidInput as exc:
+        problem = str(exc)
     if problem:
         with app.db.session(write=False) as s:
             rows = pages.units(s)

@@ -112,21 +112,23 @@ def _case_out(row: dict[str, Any]) -> CaseOut:
 @router.get("/cases", response_model=CasePage, summary="List cases")
 def list_cases(
     request: Request,
-    workflow: str | None = None,
-    state: str | None = None,
-    unit: str | None = Query(None, description="Unit code"),
-    category: str | None = None,
-    issuer: str | None = None,
-    decision: str | None = Query(None, description="Decision number"),
+    workflow: str | None = Query(None, max_length=32),
+    state: str | None = Query(None, max_length=32),
+    unit: str | None = Query(None, description="Unit code", max_length=64),
+    category: str | None = Query(None, max_length=32),
+    issuer: str | None = Query(None, max_length=32),
+    decision: str | None = Query(None, description="Decision number", max_length=64),
     decided_from: date | None = Query(None, alias="from"),
     decided_to: date | None = Query(None, alias="to"),
-    q: str | None = Query(None, description="Words of a name or a decision number"),
+    q: str | None = Query(
+        None, description="Words of a name or a decision number", max_length=255
+    ),
     sort: str = Query(
         "id",
         pattern="^(id|deadline|name)$",
         description="id: newest first; deadline: cases with one, soonest first",
     ),
-    after: str | None = None,
+    after: str | None = Query(None, max_length=512),
     limit: int = Query(50, ge=1, le=500),
     principal: Principal = Depends(api_user(*ROLES)),
 ) -> CasePage:

@@ -1,9 +1,9 @@
 """The API's schema and its browsable documentation, for signed-in users only.
 
 ``/api/v1/openapi.json`` answers a signed-in browser session or a valid API token;
-``/api/docs`` is Swagger UI served from the installed ``swagger-ui-bundle`` package (no
-CDN) with its initializer as a static file (web/static/api-docs.js), so the page needs
-no inline script under the Content-Security-Policy.
+``/api/docs`` is Swagger UI (swagger-ui-dist 5, vendored in web/apidocs/ and shipped in
+the package: no CDN) with its initializer as a static file (web/static/api-docs.js), so
+the page needs no inline script under the Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
@@ -21,7 +20,7 @@ from web.routes.api import token_user
 
 router = APIRouter(include_in_schema=False)
 
-SWAGGER = Path(swagger_ui_bundle.swagger_ui_path)
+SWAGGER = Path(__file__).resolve().parent.parent / "apidocs"
 ASSETS = {
     "swagger-ui-bundle.js": "text/javascript",
     "swagger-ui.css": "text/css",
