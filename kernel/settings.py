@@ -208,6 +208,7 @@ class WebSettings(Section):
     password_time_cost: int = Field(default=3, ge=1)  # argon2id cost of new password hashes
     password_memory_kib: int = Field(default=65536, ge=8)
     token_days: float = Field(default=90, gt=0)  # API tokens expire after this
+    trusted_proxies: list[str] = Field(default_factory=list)  # X-Forwarded-For only from these
     secure_cookies: bool = False  # served over HTTPS: cookies carry Secure
     hsts: bool = False  # served over HTTPS only: Strict-Transport-Security on every answer
 

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from storage import users as user_store
 from web import i18n, users
 from web.deps import check_csrf, codec, language, load_principal, render, theodoi
-from web.security import LANG_COOKIE, start_session, verify_password
+from web.security import LANG_COOKIE, client_address, start_session, verify_or_waste
 
 router = APIRouter()
 
@@ -52,7 +52,11 @@ def login(
     app = theodoi(request)
     limiter = request.app.state.limiter
     lang = language(request)
-    address = request.client.host if request.client else "-"
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        app.config.web.trusted_proxies,
+    )
     email = email.strip().lower()
     wait = limiter.wait(email, address)
     if wait is not None:
@@ -62,7 +66,8 @@ def login(
         return render(request, "login.html", context, status=429)
     with app.db.session(write=False) as s:
         user = users.find_user(s, email)
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    known = user is not None and user.active
+    if not verify_or_waste(user.password_hash if known else None, password) or not known:
         limiter.failed(email, address)
         context = {
             "next": safe_next(next),
