@@ -29,7 +29,7 @@ from rich.table import Table
 
 from cli import main as core
 from cli.main import ConfigOpt
-from engine import export, reports
+from engine import export, reports, sanitize
 from engine.imports import ImportOptions, ImportRefused, import_file
 from kernel.clock import local_date
 from kernel.errors import InvalidInput, TheodoiError
@@ -264,7 +264,9 @@ def _compliance_csv(report: dict[str, Any]) -> str:
     for section, key, label in sections:
         for item in report[section]:
             writer.writerow(
-                {**item, "section": section, "key": item[key] or "", "label": item.get(label) or ""}
+                sanitize.csv_row(
+                    {**item, "section": section, "key": item[key] or "", "label": item.get(label) or ""}
+                )
             )
     return buf.getvalue()
 

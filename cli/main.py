@@ -30,7 +30,7 @@ import storage.units
 from cli import wiring
 from cli.demo import load_demo
 from cli.simulation import simulate as run_simulation
-from engine import creation
+from engine import creation, limits, sanitize
 from engine.app import App
 from engine.creation import Traveller
 from engine.cycle import run_cycle
@@ -185,6 +185,7 @@ def unit_add(
         if value and "@" not in value:
             raise InvalidInput(field, f"'{value}' is not an e-mail address")
     choice(language, ("vi", "en"), "language")
+    limits.check_unit({"code": code, "name": name, "email": email, "head_email": head_email})
     with open_app(config) as application, application.db.session() as session:
         unit = storage.units.unit_by_code(session, code) or decisions.add_unit(session, code)
         unit.name, unit.email, unit.head_email, unit.language = name, email, head_email, language
@@ -501,7 +502,7 @@ def emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(sanitize.csv_rows(rows))
         typer.echo(buf.getvalue(), nl=False)
     else:
         table = Table(*columns)

@@ -89,10 +89,21 @@ def register(app: typer.Typer) -> None:
 
     @user_app.command("token")
     @cli_errors
-    def user_token(email: str, config: ConfigOpt = None) -> None:
+    def user_token(
+        email: str,
+        scope: Annotated[str, typer.Option(help="read, or write (read and write).")] = "read",
+        days: Annotated[
+            float | None, typer.Option(help="Valid this many days (default [web] token_days).")
+        ] = None,
+        config: ConfigOpt = None,
+    ) -> None:
         """Print a new API token (shown once; the previous one stops working)."""
         with open_app(config) as application, application.db.session() as session:
-            typer.echo(users.issue_token(session, email))
+            valid = days if days is not None else application.config.web.token_days
+            token = users.issue_token(
+                session, email, now=application.clock.now(), days=valid, scope=scope
+            )
+            typer.echo(token)
 
     @user_app.command("list")
     @cli_errors

@@ -29,6 +29,7 @@ from typing import Any
 import storage.cases
 import storage.decisions
 import storage.units
+from engine import limits
 from engine.runtime import CaseSpec, Engine
 from kernel.clock import from_local
 from kernel.errors import InvalidInput
@@ -141,6 +142,10 @@ def check_traveller(t: Traveller, where: str = "") -> None:
         raise InvalidInput(f"{prefix}name", "is empty")
     if t.passport is not None and t.passport not in PASSPORT:
         raise InvalidInput(f"{prefix}passport", f"'{t.passport}': use {PASSPORT.allowed()}")
+    limits.check_case(
+        {"name": t.name, "position": t.position, "email": t.email, "country_codes": t.country_codes},
+        where,
+    )
     if t.return_ < t.departure:
         raise InvalidInput(
             f"{prefix}return", f"return date {t.return_} is before departure {t.departure}"
@@ -165,6 +170,7 @@ def open_trips(
     number = number.strip()
     if not number:
         raise InvalidInput("decision", "is required")
+    limits.check_decision(number, issuer)
     if not travellers:
         raise InvalidInput("travellers", "at least one traveller is needed")
     several = len(travellers) > 1

@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from engine import sanitize
 from engine.reports import extra_keys
 from kernel.countries import country_names
 from workflows.decision import ISSUER
@@ -121,7 +122,7 @@ def cases_csv(rows: Sequence[dict[str, Any]], *, bom: bool = False) -> str:
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow(sanitize.csv_row(row))
     return ("\ufeff" if bom else "") + buf.getvalue()
 
 
@@ -401,13 +402,13 @@ def _counts(item: dict[str, Any]) -> list[Any]:
 
 def _header_row(ws: Worksheet, row: int, headers: Sequence[str]) -> None:
     for col, text in enumerate(headers, start=1):
-        cell = ws.cell(row, col, text)
+        cell = sanitize.write(ws, row, col, text)
         cell.font, cell.fill, cell.border, cell.alignment = _BOLD, _HEAD_FILL, _BOX, _CENTER
 
 
 def _data_row(ws: Worksheet, row: int, values: Sequence[Any], *, bold: bool = False) -> None:
     for col, value in enumerate(values, start=1):
-        cell = ws.cell(row, col, value)
+        cell = sanitize.write(ws, row, col, value)
         cell.font, cell.border = (_BOLD if bold else _NORMAL), _BOX
         if isinstance(value, date):
             cell.number_format = DATE_FORMAT
@@ -431,6 +432,7 @@ def _widths(ws: Worksheet, widths: Sequence[float]) -> None:
 
 def _save(book: Workbook, path: str | Path) -> None:
     for ws in book.worksheets:  # printable as it is: A4 landscape, one page wide
+        sanitize.neutralise_sheet(ws)  # no formula anywhere, whatever a sentence embeds
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
         ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0

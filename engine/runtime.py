@@ -26,6 +26,7 @@ import storage.events
 import storage.outbox
 import storage.timers
 import storage.units
+from engine import limits
 from engine.registry import Registry
 from engine.rules import Rules
 from engine.step import (
@@ -158,6 +159,7 @@ class Engine:
         stepper = self.stepper(now)
         works = []
         for spec in specs:
+            limits.check_case(spec.fields)  # whichever path made it, before the database
             draft, step = self._open(spec, actor, now)
             works.append(stepper.open(draft, step, spec.steps))
         ids = storage.cases.insert_cases(session, [work.case for work in works])
@@ -207,6 +209,7 @@ class Engine:
         """A remark in the case's history; the case does not move."""
         if not text.strip():
             raise InvalidInput("note", "is empty")
+        limits.check_text("note", text)
         case = self._load(session, case_id, None)
         now = self.clock.now()
         row = self.stepper(now).event_row(case, "note", case.state, case.state, Step(now, actor, text))
@@ -226,6 +229,7 @@ class Engine:
         """Correct a case's data (e.g. a re-imported return date), record the change and
         re-arm the current state's timers so deadlines follow the new data."""
         now = self.clock.now()
+        limits.check_case(changes)
         case = self._load(session, case_id, expected_version)
         diff = {}
         for key, value in changes.items():

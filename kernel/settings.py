@@ -280,11 +280,16 @@ class WebSettings(Section):
     port: int = 8000
     session_hours: float = 12
     link_days: float = 30
-    secret_key: str = ""  # only from THEODOI_WEB__SECRET_KEY; generated per database otherwise
+    secret_key: str = ""  # only from THEODOI_WEB__SECRET_KEY; else read from secret_key_file
+    secret_key_file: str = ""  # "" = beside the SQLite database (theodoi.db.key), mode 0600
     report_min_chars: int = Field(default=30, ge=1)  # each section of a filed report
     upload_max_mb: float = Field(default=10, gt=0)  # the signed report file
     password_time_cost: int = Field(default=3, ge=1)  # argon2id cost of new password hashes
     password_memory_kib: int = Field(default=65536, ge=8)
+    token_days: float = Field(default=90, gt=0)  # API tokens expire after this
+    trusted_proxies: list[str] = Field(default_factory=list)  # X-Forwarded-For only from these
+    secure_cookies: bool = False  # served over HTTPS: cookies carry Secure
+    hsts: bool = False  # served over HTTPS only: Strict-Transport-Security on every answer
 
 
 class WorkerSettings(Section):

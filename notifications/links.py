@@ -7,8 +7,11 @@ inside the token comes from the caller's ``now`` when given (simulated time sign
 simulated links), else from itsdangerous itself.
 
 The secret is ``[web] secret_key`` (from ``THEODOI_WEB__SECRET_KEY``); when it is
-empty, :func:`secret_key` generates one once and keeps it in the database
-(table ``app_secret``), so links survive restarts and every process agrees.
+empty, :func:`secret_key` reads it from a key file (``[web] secret_key_file``, default
+beside the SQLite database: ``theodoi.db.key``; ``var/theodoi.key`` for PostgreSQL),
+created once with mode 0600, so links and sessions survive restarts. It is never kept
+in the database: whoever can read the database could otherwise sign sessions. A key an
+older version stored in the ``app_secret`` table is moved to the file, then deleted.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from __future__ import annotations
 import calendar
 import secrets
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from kernel import keyfile
 from kernel.errors import TheodoiError
 from notifications import store
 
@@ -70,11 +75,22 @@ def case_link_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/r/{token}"
 
 
-def secret_key(db: Any, config: Any, now: datetime) -> str:
-    """``[web] secret_key`` if set, else the database's own generated key (made once)."""
+def key_file(db: Any, config: Any) -> Path:
+    """Where the signing key is kept when ``[web] secret_key`` is not set."""
+    if config.web.secret_key_file:
+        return Path(config.web.secret_key_file)
+    return db.beside(".key") or Path("var/theodoi.key")
+
+
+def secret_key(db: Any, config: Any, now: datetime | None = None) -> str:
+    """``[web] secret_key`` if set, else the key file's (created once, mode 0600)."""
     if config.web.secret_key:
         return config.web.secret_key
-    return store.get_or_create_secret(db, SECRET_NAME, secrets.token_urlsafe(48), now)
+    legacy = store.stored_secret(db, SECRET_NAME)
+    key = keyfile.read_or_create(key_file(db, config), lambda: legacy or secrets.token_urlsafe(48))
+    if legacy is not None:
+        store.forget_secret(db, SECRET_NAME)
+    return key
 
 
 def app_secret(app: Any) -> str:

@@ -476,6 +476,17 @@ def list_rows(
 # -- secrets ----------------------------------------------------------------------------
 
 
+def stored_secret(db: Database, name: str) -> str | None:
+    """A key an older version kept in the database (``app_secret``), if any."""
+    with db.session(write=False) as session:
+        return app_secrets.peek(session, name)
+
+
+def forget_secret(db: Database, name: str) -> None:
+    with db.session() as session:
+        app_secrets.forget(session, name)
+
+
 def get_or_create_secret(db: Database, name: str, candidate: str, now: datetime) -> str:
     """The stored value of ``name``; ``candidate`` is stored first if there is none."""
     with db.session() as session:

@@ -36,6 +36,7 @@ from tenacity import (
 )
 
 from kernel.errors import StorageError, StorageUnavailable
+from kernel.keyfile import create_private
 from storage import models  # noqa: F401  (registers the tables)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -126,6 +127,7 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                create_private(Path(parsed.database))  # 0600; SQLite gives -wal/-shm its mode
         elif self.dialect == "postgresql":
             # Fail fast on a dead server, and notice a silently dropped connection
             # (TCP keepalives) instead of waiting on it forever.
@@ -143,6 +145,14 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    def beside(self, suffix: str) -> Path | None:
+        """A file next to the SQLite database file (``theodoi.db`` + ``suffix``); None
+        for PostgreSQL or an in-memory database."""
+        database = make_url(self.url).database
+        if self.is_sqlite and database and database != ":memory:":
+            return Path(database + suffix)
+        return None
 
     @property
     def safe_url(self) -> str:

@@ -217,9 +217,14 @@ class User(SQLModel, table=True):
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     password_hash: str | None = Field(default=None, max_length=255)
     api_token_hash: str | None = Field(default=None, max_length=255, index=True)
+    api_token_expires_at: NaiveDatetime | None = None  # a token without it is refused
+    api_token_scope: str | None = Field(default=None, max_length=8)  # read | write
     language: str = Field(default="vi", max_length=8)
     active: bool = True
     created_at: NaiveDatetime
+    # Raised to end every session of the user at once (logout, password, role, deactivation):
+    # a session cookie carries the value it was started with and is refused once it differs.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class Attachment(SQLModel, table=True):

@@ -1,5 +1,5 @@
-"""Web accounts: users, what a login session and an API token resolve to, and the
-keys the application generates once per database.
+"""Web accounts: users, what a login session and an API token resolve to, and ending
+all of a user's sessions at once (``session_epoch``).
 
 E-mail addresses are stored normalised (web/users.py normalises them); lookups here
 match exactly. Only the hash of an API token is kept.
@@ -7,16 +7,10 @@ match exactly. Only the hash of an API token is kept.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 
 from storage.db import Session
-from storage.models import AppSecret, User
-
-SECRET = AppSecret.__table__
+from storage.models import User
 
 
 def user(session: Session, user_id: int) -> User | None:
@@ -51,13 +45,8 @@ def save_user(session: Session, user: User) -> User:
     return user
 
 
-def app_secret(session: Session, name: str, candidate: str, now: datetime) -> str:
-    """The stored value of the secret ``name``; ``candidate`` is stored first if there is
-    none (two processes racing both get the one that was stored first)."""
-    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def end_sessions(session: Session, user_id: int) -> None:
+    """End every session of the user: cookies carry the epoch they started with."""
     session.execute(
-        maker(SECRET)
-        .values(name=name, value=candidate, created_at=now)
-        .on_conflict_do_nothing(index_elements=["name"])
+        update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
     )
-    return session.execute(select(SECRET.c.value).where(SECRET.c.name == name)).scalar_one()

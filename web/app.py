@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -33,9 +33,12 @@ from kernel.errors import (
 )
 from web import i18n
 from web.deps import build_environment, language, render
+from web.headers import SecurityHeadersMiddleware
+from web.limits import ids_in_range
 from web.routes import (
     admin,
     api,
+    api_docs,
     auth,
     cases,
     coordinator,
@@ -67,9 +70,10 @@ def create_app(app: App, probes: Probes | None = None) -> FastAPI:
             "Affairs. Authenticate with `Authorization: Bearer <token>` "
             "(`theodoi user token EMAIL`); a unit's token sees only that unit's cases."
         ),
-        docs_url="/api/docs",
+        docs_url=None,  # web/routes/api_docs.py serves both, to signed-in users only
         redoc_url=None,
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=None,
+        dependencies=[Depends(ids_in_range)],
     )
     configure_passwords(app.config.web)
     hours = app.config.web.session_hours
@@ -80,7 +84,13 @@ def create_app(app: App, probes: Probes | None = None) -> FastAPI:
     web.state.limiter = LoginLimiter(app.clock.now)
     web.state.jinja = build_environment()
     web.state.manual_clock = isinstance(app.clock, ManualClock)
-    web.add_middleware(SessionMiddleware, codec=codec, max_age_s=int(hours * 3600))
+    web.add_middleware(
+        SessionMiddleware,
+        codec=codec,
+        max_age_s=int(hours * 3600),
+        secure=app.config.web.secure_cookies,
+    )
+    web.add_middleware(SecurityHeadersMiddleware, hsts=app.config.web.hsts)  # outermost
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (
         health,
@@ -94,6 +104,7 @@ def create_app(app: App, probes: Probes | None = None) -> FastAPI:
         links,
         mail,
         api,
+        api_docs,
     ):
         web.include_router(module.router)
     _install_error_pages(web)
@@ -110,19 +121,31 @@ def probe_app(probes: Probes) -> FastAPI:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """JSON answers (the API); the API's documentation pages are pages."""
+    path = request.url.path
+    return path.startswith("/api/") and not path.startswith("/api/docs")
 
 
-def _error_page(request: Request, status: int, key: str, back: str | None = None) -> Response:
+def _error_page(
+    request: Request,
+    status: int,
+    key: str,
+    back: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     lang = language(request)
     if _is_api(request):
-        return JSONResponse({"detail": i18n.gettext(key, "en")}, status_code=status)
+        return JSONResponse(
+            {"detail": i18n.gettext(key, "en")}, status_code=status, headers=headers
+        )
     context = {
         "title": i18n.gettext("error.title", lang),
         "message": i18n.gettext(key, lang),
         "back": back,
     }
-    return render(request, "error.html", context, status=status)
+    response = render(request, "error.html", context, status=status)
+    response.headers.update(headers or {})
+    return response
 
 
 def _install_error_pages(web: FastAPI) -> None:
@@ -164,7 +187,7 @@ def _install_error_pages(web: FastAPI) -> None:
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
         key = "error.404" if exc.status_code in (404, 405) else "error.403"
-        return _error_page(request, exc.status_code, key)
+        return _error_page(request, exc.status_code, key, headers=exc.headers)
 
     @web.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -25,6 +25,7 @@ from storage import pages
 from storage import users as user_store
 from storage.models import Case, User
 from web import i18n
+from web.limits import MAX_ID
 from web.security import CSRF_FIELD, LANG_COOKIE, SessionCodec, csrf_ok, csrf_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -77,11 +78,13 @@ def load_principal(request: Request) -> Principal | None:
         return cached
     principal = None
     uid = request.session.get("uid")
-    if uid is not None:
+    if isinstance(uid, int) and 0 < uid <= MAX_ID:
         with theodoi(request).db.session(write=False) as s:
             user = user_store.active_user(s, uid)
-            if user is not None:
-                principal = Principal.of(user)
+        # a session started before the account's last logout, password, role change or
+        # deactivation carries an older epoch: it has ended
+        if user is not None and request.session.get("gen") == user.session_epoch:
+            principal = Principal.of(user)
     request.state.principal = principal
     return principal
 

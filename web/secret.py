@@ -1,8 +1,9 @@
 """The key that signs sessions: the same one that signs the links in e-mails.
 
 notifications.links owns it: ``[web] secret_key`` (THEODOI_WEB__SECRET_KEY) when set,
-else a random key generated once and kept in the database, so every process agrees
-and sessions and links survive a restart.
+else a random key generated once into a key file beside the database (mode 0600, never
+in the database itself), so processes on one machine agree and sessions and links
+survive a restart.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,10 +133,14 @@ class SessionCodec:
         return (self.clock.now() + self.lifetime).isoformat()
 
 
-def start_session(session: dict[str, Any], codec: SessionCodec, user_id: int) -> None:
-    """A fresh session for a logged-in user (new CSRF token: no fixation)."""
+def start_session(
+    session: dict[str, Any], codec: SessionCodec, user_id: int, epoch: int = 0
+) -> None:
+    """A fresh session for a logged-in user (new CSRF token: no fixation). ``epoch`` is
+    the user's ``session_epoch``: raising it in the database ends this session."""
     session.clear()
     session["uid"] = user_id
+    session["gen"] = epoch
     session["csrf"] = secrets.token_urlsafe(24)
     session["exp"] = codec.expiry()
 
@@ -159,10 +163,13 @@ def csrf_ok(session: dict[str, Any], submitted: str | None) -> bool:
 class SessionMiddleware:
     """Puts a :class:`Session` in ``scope["session"]`` and writes it back when changed."""
 
-    def __init__(self, app: ASGIApp, codec: SessionCodec, max_age_s: int) -> None:
+    def __init__(
+        self, app: ASGIApp, codec: SessionCodec, max_age_s: int, secure: bool = False
+    ) -> None:
         self.app = app
         self.codec = codec
         self.max_age_s = max_age_s
+        self.flags = "HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,12 +189,12 @@ class SessionMiddleware:
                     headers.append(
                         "Set-Cookie",
                         f"{SESSION_COOKIE}={value}; Path=/; Max-Age={self.max_age_s}; "
-                        "HttpOnly; SameSite=Lax",
+                        + self.flags,
                     )
                 else:
                     headers.append(
                         "Set-Cookie",
-                        f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+                        f"{SESSION_COOKIE}=; Path=/; Max-Age=0; " + self.flags,
                     )
             await send(message)
 
@@ -198,10 +205,16 @@ class SessionMiddleware:
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per (e-mail, address) within ``window``;
-    then that pair waits until the oldest failure leaves the window.
+    """Failed logins are counted three ways within ``window``:
 
-    Kept in memory: each web process limits on its own (documented in docs/web.md).
+    * per (e-mail, address): ``max_failures`` (5) block that pair;
+    * per account, from any address: ``account_failures`` (20) lock the account for
+      everyone (a rotated or hidden client address does not help);
+    * per address, whatever the e-mail: ``address_failures`` (30) block the address
+      (password spraying, one try per account).
+
+    A block lasts until the oldest failure that caused it leaves the window. Kept in
+    memory: each web process limits on its own (docs/web.md).
     """
 
     def __init__(
@@ -209,9 +222,13 @@ class LoginLimiter:
         now: Callable[[], datetime],
         max_failures: int = 5,
         window: timedelta = timedelta(minutes=15),
+        account_failures: int = 20,
+        address_failures: int = 30,
     ) -> None:
         self._now = now
         self.max_failures = max_failures
+        self.account_failures = account_failures
+        self.address_failures = address_failures
         self.window = window
         self._failures: dict[tuple[str, str], list[datetime]] = {}
         self._lock = threading.Lock()
@@ -225,21 +242,64 @@ class LoginLimiter:
             self._failures.pop(key, None)
         return recent
 
-    def wait(self, email: str, address: str) -> timedelta | None:
-        """How long this pair must wait before trying again, or None."""
-        key = (email.strip().lower(), address)
-        with self._lock:
-            recent = self._recent(key)
-            if len(recent) < self.max_failures:
-                return None
-            return recent[0] + self.window - self._now()
+    def _keys(self, email: str, address: str) -> list[tuple[tuple[str, str], int]]:
+        email = email.strip().lower()
+        return [
+            ((email, address), self.max_failures),
+            ((email, "*"), self.account_failures),
+            (("*", address), self.address_failures),
+        ]
 
-    def failed(self, email: str, address: str) -> None:
-        key = (email.strip().lower(), address)
+    def wait(self, email: str, address: str) -> timedelta | None:
+        """How long this e-mail from this address must wait before trying again, or None."""
         with self._lock:
-            self._recent(key)
-            self._failures.setdefault(key, []).append(self._now())
+            waits = []
+            for key, limit in self._keys(email, address):
+                recent = self._recent(key)
+                if len(recent) >= limit:
+                    waits.append(recent[-limit] + self.window - self._now())
+            return max(waits) if waits else None
+
+    def failed(self, email: str, address: str) -> bool:
+        """Count a failure; True when it has just locked the account (tell someone)."""
+        with self._lock:
+            locked = False
+            for key, limit in self._keys(email, address):
+                recent = self._recent(key)
+                self._failures.setdefault(key, recent).append(self._now())
+                if key[1] == "*" and len(self._failures[key]) == limit:
+                    locked = True
+            return locked
 
     def succeeded(self, email: str, address: str) -> None:
         with self._lock:
             self._failures.pop((email.strip().lower(), address), None)
+
+
+_DUMMY_HASH: str | None = None
+
+
+def verify_or_waste(password_hash: str | None, password: str) -> bool:
+    """:func:`verify_password`, taking the same time when there is no account or no
+    password (a dummy hash is verified), so timing does not tell which e-mails exist."""
+    global _DUMMY_HASH
+    if password_hash:
+        return verify_password(password_hash, password)
+    if _DUMMY_HASH is None or _hasher.check_needs_rehash(_DUMMY_HASH):
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    verify_password(_DUMMY_HASH, password)
+    return False
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted_proxies: Sequence[str]
+) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy, then the last
+    ``X-Forwarded-For`` entry that is not itself a trusted proxy."""
+    address = peer or "-"
+    if address not in trusted_proxies or not forwarded_for:
+        return address
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        if hop not in trusted_proxies:
+            return hop
+    return address

@@ -143,7 +143,12 @@ GET_MATRIX = [
     ("/login", EVERYONE),
     ("/healthz", EVERYONE),
     ("/readyz", EVERYONE),
-    ("/api/v1/openapi.json", EVERYONE),
+    ("/api/v1/openapi.json", (401, 200, 200, 200, 200)),  # signed in, or a token
+    ("/api/docs", (302, 200, 200, 200, 200)),
+    ("/api/docs/assets/swagger-ui-bundle.js", (302, 200, 200, 200, 200)),
+    ("/api/docs/assets/..%2F..%2Fpyproject.toml", (404, 404, 404, 404, 404)),
+    ("/api/docs/assets/index.html", (302, 404, 404, 404, 404)),  # only the three assets
+    ("/cases/99999999999999999999", (404, 404, 404, 404, 404)),  # names nothing, for anyone
     ("/", (302, 302, 302, 302, 302)),
 ]
 
@@ -237,8 +242,8 @@ def test_script_in_a_name_is_shown_as_text(site: dict[str, Any]) -> None:
 def test_api_tokens_and_unit_isolation(site: dict[str, Any]) -> None:
     app = site["app"]
     with app.db.session() as s:
-        unit_token = users.issue_token(s, "syt@snv.vn")
-        leader_token = users.issue_token(s, "leader@snv.vn")
+        unit_token = users.issue_token(s, "syt@snv.vn", now=app.clock.now())
+        leader_token = users.issue_token(s, "leader@snv.vn", now=app.clock.now())
     api = site["server"].client()
     assert api.get("/api/v1/cases").status_code == 401
     bad = {"Authorization": "Bearer td_not-a-token"}
@@ -265,10 +270,11 @@ def test_api_tokens_and_unit_isolation(site: dict[str, Any]) -> None:
     assert detail["name"] == XSS and detail["unit_code"] == "SGD"
     # a new token replaces the old one
     with app.db.session() as s:
-        users.issue_token(s, "syt@snv.vn")
+        users.issue_token(s, "syt@snv.vn", now=app.clock.now())
     assert api.get("/api/v1/cases", headers=unit).status_code == 401
     assert api.get("/api/v1/cases?sort=bogus", headers=leader).status_code == 422
-    schema = api.get("/api/v1/openapi.json").json()
+    assert api.get("/api/v1/openapi.json").status_code == 401  # the schema is for users
+    schema = api.get("/api/v1/openapi.json", headers=leader).json()
     assert "/api/v1/cases/{case_id}/events" in schema["paths"]
     api.close()
 

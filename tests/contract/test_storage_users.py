@@ -1,11 +1,11 @@
 """Contract for storage/users.py, on SQLite and on PostgreSQL: users are created,
 changed and listed; a login session resolves to an active user only; an API token
-resolves through its hash to an active user only; the app secret is stored once."""
+resolves through its hash to an active user only; ending a user's sessions raises
+that user's epoch."""
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -123,27 +123,11 @@ def test_a_token_resolves_through_its_hash_to_an_active_user(db: Database) -> No
         assert renewed is not None and renewed.id == uid
 
 
-def test_the_app_secret_is_stored_once(db: Database) -> None:
+def test_ending_sessions_raises_only_that_users_epoch(db: Database) -> None:
+    one, two = add(db, "a@example.vn"), add(db, "b@example.vn")
     with db.session() as s:
-        first = user_store.app_secret(s, "web.secret_key", "one", NOW)
-    with db.session() as s:
-        again = user_store.app_secret(s, "web.secret_key", "two", NOW + timedelta(days=1))
-        other = user_store.app_secret(s, "other.key", "three", NOW)
-    assert (first, again, other) == ("one", "one", "three")
-
-
-def test_racing_processes_agree_on_the_app_secret(db: Database) -> None:
-    results: list[str] = []
-    barrier = threading.Barrier(4)
-
-    def take(candidate: str) -> None:
-        barrier.wait()
-        with db.session() as s:
-            results.append(user_store.app_secret(s, "web.secret_key", candidate, NOW))
-
-    threads = [threading.Thread(target=take, args=(f"c{i}",)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(results) == 4 and len(set(results)) == 1
+        user_store.end_sessions(s, one)
+        user_store.end_sessions(s, one)
+    with db.session(write=False) as s:
+        assert user_store.user(s, one).session_epoch == 2
+        assert user_store.user(s, two).session_epoch == 0

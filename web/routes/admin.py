@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 import storage.units
+from engine import limits
 from kernel.clock import local_date
 from kernel.dates import parse_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
@@ -73,8 +74,7 @@ async def user_active(
             raise NotFound()
         if user.id == principal.id:  # an admin cannot lock themselves out
             return _users_page(request, "—", status=400)
-        user.active = form.get("active") == "1"
-        user_store.save_user(s, user)
+        users.set_active(s, user, form.get("active") == "1")
     flash(request, i18n.gettext("saved", language(request)))
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -103,6 +103,10 @@ async def unit_save(request: Request, principal: Principal = Depends(admin_only)
     for value in (email, head):
         if value and "@" not in value:
             problem = f"'{value}' is not an e-mail address"
+    try:
+        limits.check_unit({"code": code, "name": name, "email": email, "head_email": head})
+    except InvalidInput as exc:
+        problem = str(exc)
     if problem:
         with app.db.session(write=False) as s:
             rows = pages.units(s)

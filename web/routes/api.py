@@ -20,27 +20,34 @@ from engine import reports
 from kernel.clock import local_date
 from kernel.errors import Forbidden, LoginRequired, NotFound
 from storage import pages
-from storage.models import Case
+from storage.models import Case, User
 from web.deps import READERS, ROLES, Principal, case_filter, may_see, theodoi
 from web.users import user_for_token
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
-def api_user(*roles: str):
-    """A dependency: the token's user, who must have one of ``roles``."""
+def token_user(request: Request) -> User | None:
+    """The user of the request's bearer token, if it is valid, unexpired and active."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    app = theodoi(request)
+    with app.db.session(write=False) as s:
+        return user_for_token(s, token.strip(), app.clock.now())
+
+
+def api_user(*roles: str, write: bool = False):
+    """A dependency: the token's user, who must have one of ``roles``; a route that
+    changes something (``write``) also needs a token of scope ``write``."""
 
     def dependency(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise LoginRequired()
-        with theodoi(request).db.session(write=False) as s:
-            user = user_for_token(s, token.strip())
+        user = token_user(request)
         if user is None:
             raise LoginRequired()
         principal = Principal.of(user)
-        if principal.role not in roles:
+        if principal.role not in roles or (write and user.api_token_scope != "write"):
             raise Forbidden()
         return principal
 
@@ -107,21 +114,23 @@ def _case_out(row: dict[str, Any]) -> CaseOut:
 @router.get("/cases", response_model=CasePage, summary="List cases")
 def list_cases(
     request: Request,
-    workflow: str | None = None,
-    state: str | None = None,
-    unit: str | None = Query(None, description="Unit code"),
-    category: str | None = None,
-    issuer: str | None = None,
-    decision: str | None = Query(None, description="Decision number"),
+    workflow: str | None = Query(None, max_length=32),
+    state: str | None = Query(None, max_length=32),
+    unit: str | None = Query(None, description="Unit code", max_length=64),
+    category: str | None = Query(None, max_length=32),
+    issuer: str | None = Query(None, max_length=32),
+    decision: str | None = Query(None, description="Decision number", max_length=64),
     decided_from: date | None = Query(None, alias="from"),
     decided_to: date | None = Query(None, alias="to"),
-    q: str | None = Query(None, description="Words of a name or a decision number"),
+    q: str | None = Query(
+        None, description="Words of a name or a decision number", max_length=255
+    ),
     sort: str = Query(
         "id",
         pattern="^(id|deadline|name)$",
         description="id: newest first; deadline: cases with one, soonest first",
     ),
-    after: str | None = None,
+    after: str | None = Query(None, max_length=512),
     limit: int = Query(50, ge=1, le=500),
     principal: Principal = Depends(api_user(*ROLES)),
 ) -> CasePage:

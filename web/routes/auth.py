@@ -7,9 +7,10 @@ import math
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from storage import users as user_store
 from web import i18n, users
 from web.deps import check_csrf, codec, language, load_principal, render, theodoi
-from web.security import LANG_COOKIE, start_session, verify_password
+from web.security import LANG_COOKIE, client_address, start_session, verify_or_waste
 
 router = APIRouter()
 
@@ -51,7 +52,11 @@ def login(
     app = theodoi(request)
     limiter = request.app.state.limiter
     lang = language(request)
-    address = request.client.host if request.client else "-"
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        app.config.web.trusted_proxies,
+    )
     email = email.strip().lower()
     wait = limiter.wait(email, address)
     if wait is not None:
@@ -61,7 +66,8 @@ def login(
         return render(request, "login.html", context, status=429)
     with app.db.session(write=False) as s:
         user = users.find_user(s, email)
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    known = user is not None and user.active
+    if not verify_or_waste(user.password_hash if known else None, password) or not known:
         limiter.failed(email, address)
         context = {
             "next": safe_next(next),
@@ -70,7 +76,7 @@ def login(
         }
         return render(request, "login.html", context, status=401)
     limiter.succeeded(email, address)
-    start_session(request.session, codec(request), user.id)
+    start_session(request.session, codec(request), user.id, user.session_epoch)
     default = "/unit" if user.role == "unit" else "/dashboard"
     target = safe_next(next, default)
     return RedirectResponse(default if target == "/" else target, status_code=303)
@@ -78,14 +84,24 @@ def login(
 
 @router.post("/logout", include_in_schema=False, dependencies=[Depends(check_csrf)])
 def logout(request: Request) -> Response:
+    """Ends every session of the user (a copied cookie too), then this one."""
+    principal = load_principal(request)
+    if principal is not None and principal.id is not None and principal.case_id is None:
+        with theodoi(request).db.session() as s:
+            user_store.end_sessions(s, principal.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/lang/{code}", include_in_schema=False)
-def switch_language(code: str, next: str = "/") -> Response:
+def switch_language(request: Request, code: str, next: str = "/") -> Response:
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
-        LANG_COOKIE, i18n.normalise(code), max_age=365 * 86400, httponly=True, samesite="lax"
+        LANG_COOKIE,
+        i18n.normalise(code),
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=theodoi(request).config.web.secure_cookies,
     )
     return response
