@@ -173,23 +173,37 @@ def _filings_by_id(session: Session, ids: list[int]) -> dict[int, tuple[Any, ...
 
 
 def obligation_histories(
-    session: Session, *, workflow: str, start: date, end: date, until: datetime
+    session: Session,
+    *,
+    workflow: str,
+    start: date,
+    end: date,
+    until: datetime,
+    having_event: str | None = None,
 ) -> list[CaseHistory]:
     """Every case of ``workflow`` whose deadline falls in [start, end], each with its
     history entries before ``until`` (oldest first; an entry at ``until`` is left out).
+    ``having_event`` keeps only the cases with such an entry before ``until`` (the
+    suspended ones, say: a million trips are not read for the few that were).
     Cases come in the order the database returns them; a case with no history before
     ``until`` comes with an empty list."""
     case, event = CASE, EVENT
-    cases = [
-        CaseHistory(cid, deadline, data)
-        for cid, deadline, data in session.execute(
-            select(case.c.id, case.c.deadline, case.c.data).where(
-                case.c.workflow == workflow,
-                case.c.deadline >= start,
-                case.c.deadline <= end,
+    stmt = select(case.c.id, case.c.deadline, case.c.data).where(
+        case.c.workflow == workflow,
+        case.c.deadline >= start,
+        case.c.deadline <= end,
+    )
+    if having_event is not None:
+        stmt = stmt.where(
+            select(event.c.id)
+            .where(
+                event.c.case_id == case.c.id,
+                event.c.event == having_event,
+                event.c.at < until,
             )
+            .exists()
         )
-    ]
+    cases = [CaseHistory(cid, deadline, data) for cid, deadline, data in session.execute(stmt)]
     if not cases:
         return []
     by_id = {c.case_id: c for c in cases}

@@ -475,3 +475,26 @@ def test_the_case_list_the_exports_write(db: Database) -> None:
     assert [(r.id, r.return_, r.filed_late) for r in trips_sgd] == [(b, date(2021, 3, 4), True)]
     assert every[3].parent_id == project and every[3].decision is None and every[3].unit is None
     assert nothing == []
+
+
+def test_obligation_histories_having_an_event(db: Database) -> None:
+    """Only the cases with such an entry before the instant (the suspended ones)."""
+    with db.session() as s:
+        kept, later, never = (
+            case(s, workflow="ngo_report", decision=None, deadline=date(2021, 6, 30), name=n)
+            for n in ("kept", "later", "never")
+        )
+        history(s, kept, ("open", None, "due", day(0)), ("suspend", "due", "suspended", day(2)))
+        history(s, later, ("open", None, "due", day(0)), ("suspend", "due", "suspended", day(12)))
+        history(s, never, ("open", None, "due", day(0)))
+    with db.session(write=False) as s:
+        got = store.obligation_histories(
+            s,
+            workflow="ngo_report",
+            start=date(2021, 1, 1),
+            end=date(2021, 12, 31),
+            until=day(10),
+            having_event="suspend",
+        )
+    assert [c.case_id for c in got] == [kept]
+    assert [e.event for e in got[0].events] == ["open", "suspend"]
