@@ -292,14 +292,15 @@ def suspensions(session: Session, period: Period, until: datetime) -> list[dict[
     """Each case whose deadline falls in the period and that was suspended before the
     report instant: its days suspended; the last row (``case_id`` None) the total."""
     rows = []
-    for workflow in SUSPENDABLE:
+    suspended = report_store.case_ids_with_event(session, "suspend", until)
+    for workflow in SUSPENDABLE if suspended else ():
         for case in report_store.obligation_histories(
             session,
             workflow=workflow,
             start=period.start,
             end=period.end,
             until=until,
-            having_event="suspend",
+            only=suspended,
         ):
             days = suspended_days_of(case.events, until)
             rows.append({"case_id": case.case_id, "workflow": workflow, "days_suspended": days})

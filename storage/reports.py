@@ -179,12 +179,12 @@ def obligation_histories(
     start: date,
     end: date,
     until: datetime,
-    having_event: str | None = None,
+    only: Sequence[int] | None = None,
 ) -> list[CaseHistory]:
     """Every case of ``workflow`` whose deadline falls in [start, end], each with its
     history entries before ``until`` (oldest first; an entry at ``until`` is left out).
-    ``having_event`` keeps only the cases with such an entry before ``until`` (the
-    suspended ones, say: a million trips are not read for the few that were).
+    ``only`` keeps the cases with those ids (the suspended ones, from
+    :func:`case_ids_with_event`: a million trips are not read for the few that were).
     Cases come in the order the database returns them; a case with no history before
     ``until`` comes with an empty list."""
     case, event = CASE, EVENT
@@ -193,16 +193,10 @@ def obligation_histories(
         case.c.deadline >= start,
         case.c.deadline <= end,
     )
-    if having_event is not None:
-        stmt = stmt.where(
-            select(event.c.id)
-            .where(
-                event.c.case_id == case.c.id,
-                event.c.event == having_event,
-                event.c.at < until,
-            )
-            .exists()
-        )
+    if only is not None:
+        if not only:
+            return []
+        stmt = stmt.where(case.c.id.in_(sorted(only)))
     cases = [CaseHistory(cid, deadline, data) for cid, deadline, data in session.execute(stmt)]
     if not cases:
         return []
@@ -224,6 +218,13 @@ def obligation_histories(
         for case_id, *entry in rows:
             by_id[case_id].events.append(HistoryEntry(*entry))
     return cases
+
+
+def case_ids_with_event(session: Session, name: str, until: datetime) -> list[int]:
+    """The cases with a history entry ``name`` before ``until`` (one pass over the
+    history), e.g. every case that was ever suspended."""
+    stmt = select(EVENT.c.case_id).where(EVENT.c.event == name, EVENT.c.at < until).distinct()
+    return sorted(cid for (cid,) in session.execute(stmt))
 
 
 class CaseListRow(NamedTuple):

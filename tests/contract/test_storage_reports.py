@@ -488,13 +488,15 @@ def test_obligation_histories_having_an_event(db: Database) -> None:
         history(s, later, ("open", None, "due", day(0)), ("suspend", "due", "suspended", day(12)))
         history(s, never, ("open", None, "due", day(0)))
     with db.session(write=False) as s:
+        suspended = store.case_ids_with_event(s, "suspend", day(10))
         got = store.obligation_histories(
             s,
             workflow="ngo_report",
             start=date(2021, 1, 1),
             end=date(2021, 12, 31),
             until=day(10),
-            having_event="suspend",
+            only=suspended,
         )
+    assert suspended == [kept]
     assert [c.case_id for c in got] == [kept]
     assert [e.event for e in got[0].events] == ["open", "suspend"]
