@@ -229,6 +229,54 @@ def build_rows(
     return rows
 
 
+def lock_alert_row(
+    account: str,
+    known: bool,
+    address: str,
+    minutes: int,
+    recipients: Any,
+    now: datetime,
+    domain: str,
+    policy: NoticePolicy,
+) -> dict[str, Any]:
+    """The alert to the coordinators that the login limiter has just locked ``account``
+    (an e-mail as typed; ``known``: whether a user has it) for ``minutes``. It names the
+    account and the address the last try came from, never a password; one per lock."""
+    key = f"{ALERT}:locked:{account}:{now.strftime('%Y%m%dT%H%M%S')}"[:255]
+    context = {
+        "alert": {
+            "kind": "login",
+            "cause": "locked",
+            "reason": f"login locked after repeated failures ({minutes} min)",
+            "account": account,
+            "known": known,
+            "address": address,
+            "minutes": minutes,
+            "to": [],
+            "missing": [],
+            "outbox_key": key,
+            "outbox_id": None,
+        }
+    }
+    to = [a for a in getattr(recipients, "coordinators", ()) if a]
+    row = new_row(
+        key=key,
+        kind=ALERT,
+        case_id=None,
+        level=0,
+        language=policy.language,
+        to=to,
+        cc=[],
+        context=context,
+        now=now,
+        domain=domain,
+        policy=NoticePolicy(policy.language, policy.window, {}),  # alerts never wait
+    )
+    if not to:
+        row.update(status="parked", last_error="no address for coordinators")
+    return row
+
+
 def truth_columns(request: NoticeRequest) -> dict[str, Any]:
     """The row's record of what made it true (``for_state``, ``for_level``,
     ``for_deadline``, ``caused_at``)."""

@@ -8,6 +8,7 @@ PostgreSQL (``postgresql+psycopg://…``) runs the same code; workers claim rows
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -190,6 +191,24 @@ class Database:
                     session.flush()
                 finally:
                     session.close()
+
+    def scratch_copy(self, folder: Path) -> Database | None:
+        """SQLite: a private copy of the database in ``folder``, for work that must write
+        nothing here (an import's dry run does its writes there and rolls them back).
+        The copy is read under a read transaction (WAL: writers go on meanwhile).
+        None on PostgreSQL, which has no database-wide write lock to spare."""
+        if not self.is_sqlite or make_url(self.url).database in (None, "", ":memory:"):
+            return None
+        target = Path(folder) / "scratch.db"
+        create_private(target)
+        with self._driver("scratch copy"), self.engine.connect() as conn:
+            source = conn.connection.driver_connection
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)  # one step: a consistent snapshot
+            finally:
+                copy.close()
+        return Database(f"sqlite:///{target}")
 
     def ping(self) -> None:
         """Raise :class:`StorageError` unless the database answers ``SELECT 1``."""

@@ -316,6 +316,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.problems": ("Lỗi", "Problems"),
     "import.ok": ("Hợp lệ", "Valid"),
     "import.done": ("Đã nhập {n} hồ sơ.", "{n} cases imported."),
+    "import.job.checking": ("Đang kiểm tra tệp", "Checking the file"),
+    "import.job.importing": ("Đang nhập dữ liệu", "Importing"),
+    "import.progress": ("Đã xử lý {done}/{total} dòng", "{done} of {total} rows done"),
+    "import.reading": ("Đang đọc tệp…", "Reading the file…"),
+    "import.wait": (
+        "Trang tự cập nhật; có thể mở trang khác trong lúc chờ.",
+        "This page updates itself; other pages keep working meanwhile.",
+    ),
+    "import.shown": (
+        "Bảng dưới đây chỉ hiện {n} dòng đầu.",
+        "The table below shows the first {n} rows only.",
+    ),
     # notices
     "notices.title": ("Thông báo và công văn", "Notices and letters"),
     "notices.tomorrow": ("Sẽ gửi trong ngày làm việc tới", "Going out next working day"),

@@ -3,13 +3,15 @@
 The pipeline is the same for every kind: read the file (:mod:`.reading`), map its
 header (:mod:`.columns`), validate every row collecting all problems (:mod:`.trips`,
 :mod:`.units`, values in :mod:`.parsing`), and only when there is none write it all
-in one transaction (:mod:`.writer`). A dry run does the same work and rolls it back.
+in one transaction (:mod:`.writer`). A dry run does the same work and rolls it back,
+on SQLite in a copy of the database, so that it holds no write lock and writes nothing.
 
 Later case types add their own kinds with :func:`register_kind`.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,13 +100,21 @@ def import_file(app: App, kind: str, path: str | Path, options: ImportOptions) -
     report = ImportReport(
         kind, table.file, options.dry_run, len(table.rows), WriteResult(), warnings
     )
-    try:
-        with app.db.session() as session:
-            report.result = spec.handler(app, session, table, options)
-            if options.dry_run:
-                raise _RollBack
-    except _RollBack:
-        pass
+    with tempfile.TemporaryDirectory(prefix="theodoi-dry-run-") as folder:
+        # A dry run writes nothing here and holds no write lock: on SQLite it works on
+        # a copy (read under a read transaction); elsewhere it is rolled back.
+        scratch = app.db.scratch_copy(Path(folder)) if options.dry_run else None
+        db = scratch or app.db
+        try:
+            with db.session() as session:
+                report.result = spec.handler(app, session, table, options)
+                if options.dry_run:
+                    raise _RollBack
+        except _RollBack:
+            pass
+        finally:
+            if scratch is not None:
+                scratch.dispose()
     return report
 
 

@@ -21,6 +21,10 @@ from engine.imports.columns import Column, HeaderMap, map_headers, score
 from engine.imports.problems import ImportRefused, Problem
 
 HEADER_SEARCH_ROWS = 10
+# A sheet's declared size (its <dimension> tag) is not trusted: only the cells the file
+# holds are read, and a sheet with more rows or columns than these is refused.
+MAX_ROWS = 200_000
+MAX_COLUMNS = 200
 
 
 @dataclass
@@ -64,10 +68,46 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
         _refuse(path.name, f"not a readable .xlsx workbook ({exc})")
     try:
         sheet = book.worksheets[0]
+        rows, columns = sheet.max_row or 0, sheet.max_column or 0  # what <dimension> claims
+        if rows > MAX_ROWS + HEADER_SEARCH_ROWS or columns > MAX_COLUMNS:
+            _refuse(
+                path.name,
+                f"Tệp {path.name} khai báo trang tính {rows:,} dòng × {columns:,} cột, "
+                f"vượt giới hạn {MAX_ROWS:,} dòng × {MAX_COLUMNS} cột: hãy xóa các dòng, cột "
+                f"thừa hoặc chia thành nhiều tệp (the sheet declares {rows:,} × {columns:,} "
+                f"cells, over the limit of {MAX_ROWS:,} rows × {MAX_COLUMNS} columns)",
+            )
+        sheet.reset_dimensions()  # and read only the cells the file holds, whatever it says
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield number, tuple(values)
     finally:
         book.close()
+
+
+def _bounded(
+    file: str, source: Iterator[tuple[int, tuple[Any, ...]]]
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """``source``, refused as soon as it goes past :data:`MAX_ROWS` rows or a row past
+    :data:`MAX_COLUMNS` cells (trailing empty cells do not count)."""
+    for number, values in source:
+        if number > MAX_ROWS + HEADER_SEARCH_ROWS:
+            _refuse(
+                file,
+                f"Tệp {file} có quá {MAX_ROWS:,} dòng, vượt giới hạn cho một lần nhập: "
+                f"hãy chia thành nhiều tệp (more than {MAX_ROWS:,} rows: split the file)",
+                row=number,
+            )
+        width = len(values)
+        while width and (values[width - 1] is None or values[width - 1] == ""):
+            width -= 1
+        if width > MAX_COLUMNS:
+            _refuse(
+                file,
+                f"Tệp {file} có quá {MAX_COLUMNS} cột ở dòng {number}, vượt giới hạn "
+                f"{MAX_COLUMNS} cột (more than {MAX_COLUMNS} columns)",
+                row=number,
+            )
+        yield number, values[:width]
 
 
 def read_table(path: str | Path, columns: Sequence[Column]) -> Table:
@@ -83,6 +123,7 @@ def read_table(path: str | Path, columns: Sequence[Column]) -> Table:
         source = _xlsx_rows(path)
     else:
         _refuse(path.name, f"unsupported file type '{suffix}': use .xlsx or .csv")
+    source = _bounded(path.name, source)
     header: tuple[int, tuple[Any, ...]] | None = None
     rows: list[tuple[int, tuple[Any, ...]]] = []
     for number, values in source:

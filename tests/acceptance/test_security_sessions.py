@@ -7,6 +7,7 @@ the way an attacker would copy them.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -99,8 +100,12 @@ def test_login_pages_and_api_answers_carry_the_headers(site: dict[str, Any]) -> 
 
 
 def test_https_settings_add_secure_cookies_and_hsts(tmp_path: Path) -> None:
-    config = make_config(f"sqlite:///{tmp_path / 'theodoi.db'}", **CHEAP,
-                         THEODOI_WEB__SECURE_COOKIES="true", THEODOI_WEB__HSTS="true")
+    config = make_config(
+        f"sqlite:///{tmp_path / 'theodoi.db'}",
+        **CHEAP,
+        THEODOI_WEB__SECURE_COOKIES="true",
+        THEODOI_WEB__HSTS="true",
+    )
     app = open_app(config, ManualClock(datetime(2021, 8, 2, 1, 0)), upgrade=True)
     try:
         with LiveServer(app) as server, server.client() as client:
@@ -210,8 +215,11 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
 
 def test_ids_out_of_range_are_not_found(site: dict[str, Any]) -> None:
     client = signed_in(site)
-    for url in ("/cases/99999999999999999999", "/cases/99999999999999999999/report",
-                "/cases/-99999999999999999999"):
+    for url in (
+        "/cases/99999999999999999999",
+        "/cases/99999999999999999999/report",
+        "/cases/-99999999999999999999",
+    ):
         assert client.get(url).status_code == 404, url
     with site["app"].db.session() as s:
         token = users.issue_token(s, "coord@snv.vn", now=site["clock"].now())
@@ -241,3 +249,40 @@ def test_api_tokens_expire_and_have_a_scope(site: dict[str, Any]) -> None:
         user.api_token_expires_at = None
         user_store.save_user(s, user)
     assert api.get("/api/v1/cases", headers=auth).status_code == 401
+
+
+# -- a locked account is told to the coordinators ------------------------------------------
+
+
+def test_a_locked_account_is_told_to_the_coordinators(tmp_path: Path) -> None:
+    env = {**CHEAP, "THEODOI_WEB__TRUSTED_PROXIES": '["127.0.0.1"]'}
+    config = make_config(f"sqlite:///{tmp_path / 'theodoi.db'}", **env)
+    clock = ManualClock(datetime(2021, 8, 2, 1, 0))
+    app = open_app(config, clock, upgrade=True, worker_id="web-test")
+    configure_passwords(config.web)
+    secret = "sai-mat-khau-bi-mat"
+    with app.db.session() as s:
+        users.add_user(s, "coord@snv.vn", "coordinator", now=clock.now(), password=PASSWORD)
+    try:
+        with LiveServer(app) as server:
+            client = server.client()
+            token = csrf_of(client.get("/login").text)
+            statuses = []
+            for i in range(24):  # from rotating addresses: only the account lock stops them
+                answer = client.post(
+                    "/login",
+                    data={"email": "coord@snv.vn", "password": secret, "csrf_token": token},
+                    headers={"X-Forwarded-For": f"10.0.{i}.1"},
+                )
+                statuses.append(answer.status_code)
+        assert statuses[:20] == [401] * 20 and statuses[20:] == [429] * 4
+        rows = [r for r in store.list_rows(app.db) if r["kind"] == "alert"]
+        assert len(rows) == 1  # one lock, one alert (the refused tries after it add none)
+        alert = rows[0]
+        assert alert["to_addrs"] == list(config.recipients.coordinators)
+        assert alert["context"]["alert"]["cause"] == "locked"
+        assert alert["context"]["alert"]["account"] == "coord@snv.vn"
+        assert alert["context"]["alert"]["address"] == "10.0.19.1"
+        assert secret not in json.dumps(alert["context"])
+    finally:
+        app.close()

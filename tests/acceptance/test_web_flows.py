@@ -7,6 +7,7 @@ Each test gets its own database and live server (the ManualClock is shared with 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -325,6 +326,19 @@ def test_user_cli(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None
     assert login(client_for(site), "leader@snv.vn", "mat-khau-moi-dai-hon").status_code == 303
 
 
+def follow_import(client: httpx.Client, answer: httpx.Response) -> httpx.Response:
+    """The import job's page, polled until the job no longer runs (the page stops
+    reloading itself) or it redirects."""
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/import/")
+    deadline = time.monotonic() + 60
+    while True:
+        page = client.get(answer.headers["location"])
+        if page.status_code != 200 or 'http-equiv="refresh"' not in page.text:
+            return page
+        assert time.monotonic() < deadline, "the import job never ended"
+        time.sleep(0.1)
+
+
 def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
     data = Path(__file__).resolve().parents[1] / "data"
     client = client_for(site, "coord@snv.vn")
@@ -332,24 +346,30 @@ def test_import_page_checks_then_confirms(site: dict[str, Any]) -> None:
     bad = client.post("/import", data={"csrf_token": token, "kind": "trips"},
                       files={"file": ("bad_trips.csv", (data / "bad_trips.csv").read_bytes(),
                                       "text/csv")})
-    assert bad.status_code == 400 and 'id="problems"' in bad.text
+    bad = follow_import(client, bad)
+    assert bad.status_code == 200 and 'id="problems"' in bad.text
     units = (data / "units.csv").read_bytes()
     checked = client.post("/import", data={"csrf_token": token, "kind": "units"},
                           files={"file": ("units.csv", units, "text/csv")})
+    job_page = checked.headers["location"]
+    checked = follow_import(client, checked)
     assert checked.status_code == 200 and "Sở Công Thương" in checked.text
     with site["app"].db.session(write=False) as s:
         assert storage.units.unit_by_code(s, "SCT") is None  # checking writes nothing
     import_token = re.search(r'name="token" value="([^"]+)"', checked.text).group(1)
-    # another session cannot confirm this upload
+    # another session can neither see nor confirm this upload
     admin = client_for(site, "admin@snv.vn")
+    assert admin.get(job_page).status_code == 404
     stolen = admin.post("/import", data={"csrf_token": page_csrf(admin, "/import"),
                                          "kind": "units", "token": import_token, "confirm": "1"})
     assert stolen.status_code == 400
     done = client.post("/import", data={"csrf_token": token, "kind": "units",
                                         "token": import_token, "confirm": "1"})
-    assert done.status_code == 303
+    done = follow_import(client, done)
+    assert done.status_code == 303 and done.headers["location"] == "/cases"
     with site["app"].db.session(write=False) as s:
         assert storage.units.unit_by_code(s, "SCT").name == "Sở Công Thương"
+    assert client.get(job_page).status_code == 404  # the upload is gone
 
 
 def test_demo_accounts(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

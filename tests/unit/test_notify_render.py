@@ -19,6 +19,7 @@ from notifications.context import notice_context
 from notifications.letters import letter_docx
 from notifications.links import InvalidLink, sign_case_link, verify_case_link
 from notifications.message import MAIL_POLICY, MessageBuilder
+from notifications.outbox import NoticePolicy, lock_alert_row
 from notifications.render import Renderer, RenderError, clean_header
 
 NOW = datetime(2021, 9, 14, 0, 30)  # 07:30 in Tây Ninh, a Tuesday
@@ -386,3 +387,31 @@ def test_policy_folds_long_subjects_into_short_lines():
     msg = email.message.EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = "Tổng hợp " * 40
     assert all(len(line) <= 78 for line in msg.as_bytes().split(b"\r\n"))
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("vi", ("bị khóa đăng nhập 15 phút", "không có người dùng nào")),
+        ("en", ("locked out of signing in for 15 minutes", "no user has this address")),
+    ],
+)
+def test_a_lock_alert_names_the_account_in_both_languages(config, language, words):
+    lock = lock_alert_row(
+        "ai@example.vn",
+        False,
+        "10.0.0.9",
+        15,
+        config.recipients,
+        NOW,
+        "songoaivu.local",
+        NoticePolicy(language),
+    )
+    r = {**lock, "id": 9}
+    out = Renderer().render(
+        "alert", language, notice_context(r, config, NOW, config.business_calendar())
+    )
+    assert "ai@example.vn" in out.subject and "ai@example.vn" in out.text
+    assert "10.0.0.9" in out.text
+    assert all(w in out.text for w in words)
+    assert "hồ sơ" not in out.text.lower() and "Loại thư" not in out.text

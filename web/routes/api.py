@@ -7,11 +7,13 @@ readers see everything, nobody writes through the API yet.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 import storage.cases
 import storage.events
@@ -24,7 +26,41 @@ from storage.models import Case, User
 from web.deps import READERS, ROLES, Principal, case_filter, may_see, theodoi
 from web.users import user_for_token
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_only(value: Any) -> Any:
+    """A query date is written YYYY-MM-DD, as the schema says: not a number of seconds
+    (``to=0``), not a datetime."""
+    if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+def _with_offset(value: datetime) -> datetime:
+    """Instants are kept in UTC without an offset; the API writes them with one."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+QueryDate = Annotated[date, BeforeValidator(_iso_date_only)]
+Instant = Annotated[datetime, AfterValidator(_with_offset)]
+
+
+class Problem(BaseModel):
+    """A refusal: 401 (no or a bad token), 403 (not for this role or scope), 404."""
+
+    detail: str
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid API token"},
+    403: {"model": Problem, "description": "Not for this role or token scope"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such case, or not one this token may see"},
+}
+
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=REFUSALS)
 
 
 def token_user(request: Request) -> User | None:
@@ -83,8 +119,8 @@ class CaseDetail(CaseOut):
     actual_start: date | None = None
     parent_id: int | None = None
     data: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class CasePage(BaseModel):
@@ -99,8 +135,8 @@ class EventOut(BaseModel):
     from_state: str | None
     to_state: str | None
     actor: str
-    at: datetime = Field(description="When it happened (UTC).")
-    recorded_at: datetime
+    at: Instant = Field(description="When it happened.")
+    recorded_at: Instant
     reason: str | None
     data: dict[str, Any]
 
@@ -120,11 +156,9 @@ def list_cases(
     category: str | None = Query(None, max_length=32),
     issuer: str | None = Query(None, max_length=32),
     decision: str | None = Query(None, description="Decision number", max_length=64),
-    decided_from: date | None = Query(None, alias="from"),
-    decided_to: date | None = Query(None, alias="to"),
-    q: str | None = Query(
-        None, description="Words of a name or a decision number", max_length=255
-    ),
+    decided_from: QueryDate | None = Query(None, alias="from"),
+    decided_to: QueryDate | None = Query(None, alias="to"),
+    q: str | None = Query(None, description="Words of a name or a decision number", max_length=255),
     sort: str = Query(
         "id",
         pattern="^(id|deadline|name)$",
@@ -168,7 +202,7 @@ def _visible_case(request: Request, principal: Principal, case_id: int) -> Case:
     return case
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case")
+@router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case", responses=NOT_FOUND)
 def get_case(
     request: Request, case_id: int, principal: Principal = Depends(api_user(*ROLES))
 ) -> CaseDetail:
@@ -188,7 +222,12 @@ def get_case(
     return CaseDetail(**values)
 
 
-@router.get("/cases/{case_id}/events", response_model=list[EventOut], summary="A case's history")
+@router.get(
+    "/cases/{case_id}/events",
+    response_model=list[EventOut],
+    summary="A case's history",
+    responses=NOT_FOUND,
+)
 def get_events(
     request: Request, case_id: int, principal: Principal = Depends(api_user(*ROLES))
 ) -> list[EventOut]:
@@ -201,10 +240,10 @@ def get_events(
 @router.get("/reports/compliance", summary="Compliance report (reporting rates)")
 def compliance(
     request: Request,
-    period_from: date = Query(..., alias="from"),
-    period_to: date = Query(..., alias="to"),
+    period_from: QueryDate = Query(..., alias="from"),
+    period_to: QueryDate = Query(..., alias="to"),
     by: str = Query("decision", pattern="^(decision|return)$"),
-    as_of: date | None = None,
+    as_of: QueryDate | None = None,
     cases: bool = Query(False, description="Include the list of trips"),
     principal: Principal = Depends(api_user(*READERS)),
 ) -> dict[str, Any]:
@@ -214,8 +253,9 @@ def compliance(
     tz = app.config.organisation.tz
     try:
         period = reports.Period(period_from, period_to, by)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    except ValueError as exc:  # the same shape as any other invalid query
+        error = {"type": "value_error", "loc": ["query", "to"], "msg": str(exc), "input": None}
+        raise RequestValidationError([error]) from exc
     with app.db.session(write=False) as s:
         return reports.compliance(
             s, period, as_of or local_date(app.clock.now(), tz), tz, with_cases=cases

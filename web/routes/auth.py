@@ -7,6 +7,7 @@ import math
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from engine import alerts
 from storage import users as user_store
 from web import i18n, users
 from web.deps import check_csrf, codec, language, load_principal, render, theodoi
@@ -68,7 +69,9 @@ def login(
         user = users.find_user(s, email)
     known = user is not None and user.active
     if not verify_or_waste(user.password_hash if known else None, password) or not known:
-        limiter.failed(email, address)
+        if limiter.failed(email, address):  # it has just locked the account: tell someone
+            minutes = int(limiter.window.total_seconds() // 60)
+            alerts.account_locked(app, email, known=known, address=address, minutes=minutes)
         context = {
             "next": safe_next(next),
             "email": email,

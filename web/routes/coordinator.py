@@ -169,15 +169,35 @@ def import_form(request: Request, principal: Principal = Depends(require(*STAFF)
 async def import_upload(
     request: Request, principal: Principal = Depends(require(*STAFF))
 ) -> Response:
-    """Upload: validate and show the table (nothing written); confirm: import it."""
+    """Upload: store the file and check it in the background (nothing written);
+    confirm: import it in the background. Either way the page follows the job."""
     app = theodoi(request)
     form = await request.form()
-    context = await importing.handle(app, form, request.session, actor=f"user:{principal.email}")
+    actor = f"user:{principal.email}"
+    if form.get("confirm"):
+        context = importing.confirm(app, form, request.session, actor)
+    else:
+        context = await importing.upload(app, form, request.session, actor)
+    if context.get("error"):
+        return render(request, "import.html", context, status=400)
+    return RedirectResponse(f"/import/{context['token']}", status_code=303)
+
+
+@router.get("/import/{token}")
+def import_job(
+    request: Request, token: str, principal: Principal = Depends(require(*STAFF))
+) -> Response:
+    """The job of this session's upload: a progress bar while it runs (the page
+    reloads itself), then the validation table, the problems, or the result."""
+    context = importing.job_context(token, request.session)
+    if context is None:
+        raise NotFound()
     if context.get("done") is not None:
+        importing.discard(token)
+        request.session.pop("import_token", None)
         flash(request, i18n.gettext("import.done", language(request), n=context["done"]))
         return RedirectResponse("/cases", status_code=303)
-    status = 400 if context.get("error") or context.get("problems") else 200
-    return render(request, "import.html", context, status=status)
+    return render(request, "import.html", context)
 
 
 # -- the demo clock ---------------------------------------------------------------------

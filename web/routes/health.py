@@ -66,14 +66,24 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"description": "Ready", "content": {"application/json": {}}},
+        503: {"description": "Not ready", "content": {"application/json": {}}},
+    },
+)
 def readyz(request: Request) -> JSONResponse:
     """The database answers and the sweep keeps up (503 ``unavailable`` / ``lagging``)."""
     ready, body = _probes(request).readiness()
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
 def metrics(request: Request) -> Response:
     """Prometheus text format."""
     probes = _probes(request)
