@@ -17,6 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
@@ -203,6 +204,13 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def revision(self) -> str | None:
+        """The Alembic revision the database is at (None: no schema yet)."""
+        with self._driver("schema revision"), self.engine.connect() as conn:
+            if not sa_inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
     def has_schema(self) -> bool:
         """Has ``theodoi init`` created the tables?"""
         with self._driver("schema check"):
@@ -210,6 +218,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest migration's revision (the schema this code expects)."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
 
 
 def alembic_config(url: str) -> AlembicConfig:
