@@ -197,12 +197,12 @@ class Database:
         with self.session(write=False, doing="ping") as session:
             session.execute(text("SELECT 1"))
 
-    def upgrade(self) -> None:
-        """Create or upgrade the schema to the latest migration."""
+    def upgrade(self, to: str = "head") -> None:
+        """Create or upgrade the schema to the latest migration (or to revision ``to``)."""
         with self._driver("schema upgrade"), self.engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, to)
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at (None: no schema yet)."""
