@@ -198,7 +198,19 @@ class Database:
             session.execute(text("SELECT 1"))
 
     def upgrade(self, to: str = "head") -> None:
-        """Create or upgrade the schema to the latest migration (or to revision ``to``)."""
+        """Create or upgrade the schema to the latest migration (or to revision ``to``).
+
+        A database at a revision this code does not know (made by a newer theodoi) is
+        refused: theodoi never downgrades a schema on its own."""
+        current = self.revision() if self.has_schema() else None
+        scripts = ScriptDirectory.from_config(alembic_config(self.url))
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            raise StorageError(
+                f"{self.safe_url} ở phiên bản lược đồ {current}, mới hơn bản theodoi này "
+                f"({head_revision()}): không hạ cấp / the schema is at {current}, newer than "
+                "this theodoi knows: downgrades are refused — install the newer theodoi, or "
+                "restore a backup made by this version"
+            )
         with self._driver("schema upgrade"), self.engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
