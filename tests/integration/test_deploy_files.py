@@ -1,6 +1,6 @@
 """deploy/: the systemd units verify, the nginx site agrees with the app's settings.
 
-(The nginx-in-front test of issue 20 needs Debian's nginx, which this machine lacks.)
+(The nginx-in-front test is tests/integration/test_nginx_https.py.)
 """
 
 from __future__ import annotations
