@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cli import main as base
-from cli.doctor_checks import Check, exit_status, run_checks
+from engine.doctor import Check, exit_status, run_checks
 from kernel.clock import SystemClock
 from kernel.errors import ConfigError
 

@@ -8,7 +8,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from cli.wiring import open_app
+from tests.acceptance.test_web_permissions import CHEAP_PASSWORDS
+from tests.conftest import make_config
 from tests.smtp_server import SmtpServer, free_port, smtp_server  # noqa: F401
+from web import users
+from web.security import configure_passwords
+from web.testing import LiveServer, login
 
 THEODOI = [sys.executable, "-m", "cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +94,22 @@ def test_world_readable_files_and_a_missing_database(tmp_path: Path) -> None:
 def test_bad_configuration_is_an_error(tmp_path: Path) -> None:
     proc = theodoi(tmp_path / "t.db", "doctor", env={"THEODOI_SMTP__NOPE": "1"})
     assert proc.returncode == 2 and "ERR  config" in proc.stdout and "nope" in proc.stdout
+
+
+def test_the_admin_page_shows_the_same_checks(tmp_path: Path) -> None:
+    config = make_config(f"sqlite:///{tmp_path / 'w.db'}", **CHEAP_PASSWORDS,
+                         THEODOI_SMTP__PORT=str(free_port()))
+    app = open_app(config, upgrade=True, worker_id="web-test")
+    configure_passwords(config.web)
+    with app.db.session() as s:
+        users.add_user(s, "admin@snv.vn", "admin", now=app.clock.now(), password="mat-khau-dai-1")
+    try:
+        with LiveServer(app) as server, server.client() as http:
+            assert login(http, "admin@snv.vn", "mat-khau-dai-1").status_code == 303
+            page = http.get("/admin/doctor")
+    finally:
+        app.close()
+    assert page.status_code == 200
+    assert 'class="doctor-warning"><td>signer</td>' in page.text
+    assert "(chưa cấu hình)" in page.text and "signer_name" in page.text
+    assert 'class="doctor-error"><td>smtp</td>' in page.text  # nothing listens there

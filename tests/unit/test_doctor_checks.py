@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cli.doctor_checks import (
+from engine.doctor import (
     Check,
     check_calendar,
     check_https,

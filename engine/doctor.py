@@ -1,4 +1,4 @@
-"""The checks of ``theodoi doctor``: each returns a :class:`Check` with a level and,
+"""The checks of ``theodoi doctor`` and the admin page ``/admin/doctor``: each returns a :class:`Check` with a level and,
 when something is wrong, how to fix it in one line (Vietnamese and English).
 
 The configuration checks are pure functions of a :class:`Config`; the others take
@@ -16,9 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from cli.metrics import read_queue_state
+import storage.timers
 from kernel.clock import Clock, to_local
-from kernel.errors import TheodoiError
+from kernel.errors import StorageError, TheodoiError
 from kernel.settings import Config
 from notifications import links
 from storage.db import Database, head_revision
@@ -245,20 +245,26 @@ def check_smtp(config: Config, connect: Callable[..., smtplib.SMTP] | None = Non
 
 
 def check_runner(db: Database, config: Config, clock: Clock) -> Check:
-    state = read_queue_state(db, clock)
-    if not state.database_up:
-        return Check("runner", "error", f"cannot read the timers: {state.error}",
+    """The sweep lag as /readyz sees it: how long the oldest due timer has waited."""
+    now = clock.now()
+    try:
+        with db.session(write=False, doing="reading the due timers") as session:
+            due = storage.timers.due_timer_count(session, now)
+            oldest = storage.timers.next_timer_at(session, until=now)
+    except StorageError as exc:
+        return Check("runner", "error", f"cannot read the timers: {exc}",
                      "Xem kiểm tra database", "See the database check")
+    lag = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
     limit = config.worker.ready_max_lag_s
-    if state.sweep_lag_s > limit:
+    if lag > limit:
         return Check(
             "runner", "warning",
-            f"{state.due_timers} due timers, the oldest waits {state.sweep_lag_s:.0f} s "
+            f"{due} due timers, the oldest waits {lag:.0f} s "
             f"(> {limit:.0f} s): the runner is not sweeping",
             "Khởi động `theodoi run` hoặc `theodoi worker` (systemd: theodoi-runner.service)",
             "Start `theodoi run` or `theodoi worker` (systemd: theodoi-runner.service)",
         )
-    return ok("runner", f"sweep lag {state.sweep_lag_s:.0f} s, {state.due_timers} due timers")
+    return ok("runner", f"sweep lag {lag:.0f} s, {due} due timers")
 
 
 def check_disk(folder: Path) -> Check:
