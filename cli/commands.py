@@ -11,10 +11,10 @@ import sys
 
 import typer
 
-from cli import imports, main, ngo, notify, rules, web, worker
+from cli import backup, doctor, imports, main, ngo, notify, rules, web, worker
 from kernel.errors import ConfigError
 
-GROUPS = (notify, rules, imports, web, ngo, worker)
+GROUPS = (notify, rules, imports, web, ngo, worker, doctor, backup)
 _added: list[bool] = []
 
 

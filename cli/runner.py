@@ -44,12 +44,13 @@ from apscheduler.triggers.cron import CronTrigger
 from tenacity import RetryCallState, Retrying
 
 from cli import wiring
+from cli.logs import FORMATS, JsonFormatter
 from cli.metrics import Metrics, MetricsServer
 from cli.web import ServerThread
 from engine.app import App
 from engine.cycle import run_cycle
 from kernel.clock import Clock, SystemClock
-from kernel.errors import StorageError, StorageUnavailable
+from kernel.errors import InvalidInput, StorageError, StorageUnavailable
 from kernel.settings import Config
 from notifications.catcher import start_catcher
 from notifications.digest import DigestStates, run_digest
@@ -396,13 +397,21 @@ def start_mail_catcher(app: App) -> Service | None:
     return catcher
 
 
-def configure_logging(worker_id: str, level: str = "INFO") -> None:
-    """One line per record, each carrying the worker id (``worker=…``)."""
+def configure_logging(
+    worker_id: str, level: str = "INFO", log_format: str = "text", organisation: str = ""
+) -> None:
+    """One line per record, each carrying the worker id: readable text (``worker=…``),
+    or with ``log_format="json"`` one JSON object per line (cli/logs.py)."""
+    if log_format not in FORMATS:
+        raise InvalidInput("log-format", f"'{log_format}' is not one of {', '.join(FORMATS)}")
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format=f"%(asctime)s %(levelname)s worker={worker_id} %(name)s: %(message)s",
         force=True,
     )
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter(worker_id, organisation))
     # The state-machine library narrates every callback at INFO, APScheduler every
     # wake-up (and a skipped one, while a loop drains, at WARNING): the runner's own
     # lines say what happened.

@@ -48,6 +48,9 @@ MetricsHostOpt = Annotated[str | None, typer.Option(help="Address for --metrics-
 SweepOpt = Annotated[bool, typer.Option("--sweep/--no-sweep", help="Fire due timers.")]
 SendOpt = Annotated[bool, typer.Option("--send/--no-send", help="Deliver the outbox.")]
 LogLevelOpt = Annotated[str, typer.Option(help="DEBUG, INFO, WARNING…")]
+LogFormatOpt = Annotated[
+    str, typer.Option("--log-format", help="text (readable) or json (one object per line).")
+]
 HostOpt = Annotated[str | None, typer.Option(help="Web UI address.")]
 PortOpt = Annotated[int | None, typer.Option(help="Web UI port.")]
 
@@ -75,6 +78,7 @@ def run(
     sweep: SweepOpt = True,
     send: SendOpt = True,
     log_level: LogLevelOpt = "INFO",
+    log_format: LogFormatOpt = "text",
     config: base.ConfigOpt = None,
 ) -> None:
     """The long-running service: sweeps, sender, digest and the web UI, one process."""
@@ -85,6 +89,7 @@ def run(
         clock,
         worker_id,
         log_level,
+        log_format=log_format,
         sweep=sweep,
         send=send,
         upgrade=True,
@@ -105,6 +110,7 @@ def worker(
     sweep: SweepOpt = True,
     send: SendOpt = True,
     log_level: LogLevelOpt = "INFO",
+    log_format: LogFormatOpt = "text",
     config: base.ConfigOpt = None,
 ) -> None:
     """A worker: the sweep and the sender, no web UI. Any number may share one PostgreSQL."""
@@ -116,6 +122,7 @@ def worker(
         clock,
         worker_id,
         log_level,
+        log_format=log_format,
         sweep=sweep,
         send=send,
         once=once,
@@ -128,11 +135,15 @@ def web(
     host: HostOpt = None,
     port: PortOpt = None,
     log_level: LogLevelOpt = "INFO",
+    log_format: LogFormatOpt = "text",
     config: base.ConfigOpt = None,
 ) -> None:
     """Serve only the web pages (the sweeps and the sender run elsewhere)."""
     cfg = base.get_config(config)
-    _serve(cfg, _fixed_clock(cfg), None, log_level, sweep=False, send=False, web=(host, port))
+    _serve(
+        cfg, _fixed_clock(cfg), None, log_level, log_format=log_format, sweep=False, send=False,
+        web=(host, port),
+    )
 
 
 def _fixed_clock(cfg: Config) -> Clock | None:
@@ -147,6 +158,7 @@ def _serve(
     worker_id: str | None,
     log_level: str,
     *,
+    log_format: str = "text",
     sweep: bool,
     send: bool,
     upgrade: bool = False,
@@ -158,7 +170,7 @@ def _serve(
     """Open the app (waiting for the database), start the services, run the loops
     until SIGTERM/SIGINT (or once), stop everything in reverse order."""
     worker_id = worker_id or cfg.worker.id or default_worker_id()
-    configure_logging(worker_id, log_level)
+    configure_logging(worker_id, log_level, log_format, cfg.organisation.short_name)
     stopping = threading.Event()
     install_signal_handlers(stopping)
     app = open_app(cfg, clock, worker_id, stopping, upgrade=upgrade)

@@ -18,6 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
@@ -215,12 +216,31 @@ class Database:
         with self.session(write=False, doing="ping") as session:
             session.execute(text("SELECT 1"))
 
-    def upgrade(self) -> None:
-        """Create or upgrade the schema to the latest migration."""
+    def upgrade(self, to: str = "head") -> None:
+        """Create or upgrade the schema to the latest migration (or to revision ``to``).
+
+        A database at a revision this code does not know (made by a newer theodoi) is
+        refused: theodoi never downgrades a schema on its own."""
+        current = self.revision() if self.has_schema() else None
+        scripts = ScriptDirectory.from_config(alembic_config(self.url))
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            raise StorageError(
+                f"{self.safe_url} ở phiên bản lược đồ {current}, mới hơn bản theodoi này "
+                f"({head_revision()}): không hạ cấp / the schema is at {current}, newer than "
+                "this theodoi knows: downgrades are refused — install the newer theodoi, or "
+                "restore a backup made by this version"
+            )
         with self._driver("schema upgrade"), self.engine.begin() as conn:
             cfg = alembic_config(self.url)
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, to)
+
+    def revision(self) -> str | None:
+        """The Alembic revision the database is at (None: no schema yet)."""
+        with self._driver("schema revision"), self.engine.connect() as conn:
+            if not sa_inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def has_schema(self) -> bool:
         """Has ``theodoi init`` created the tables?"""
@@ -229,6 +249,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest migration's revision (the schema this code expects)."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -140,6 +140,7 @@ GET_MATRIX = [
     ("/admin/users", ADMIN_ONLY),
     ("/admin/units", ADMIN_ONLY),
     ("/admin/calendar", ADMIN_ONLY),
+    ("/admin/doctor", ADMIN_ONLY),
     ("/login", EVERYONE),
     ("/healthz", EVERYONE),
     ("/readyz", EVERYONE),

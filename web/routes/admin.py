@@ -1,4 +1,4 @@
-"""Admin pages: users, units, and the working-day calendar."""
+"""Admin pages: users, units, the working-day calendar, the installation check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 import storage.units
-from engine import limits
+from engine import doctor, limits
 from kernel.clock import local_date
 from kernel.dates import parse_date
 from kernel.errors import InvalidInput, NotFound, TheodoiError
@@ -234,3 +234,15 @@ async def calendar_change(request: Request, principal: Principal = Depends(admin
         year = local_date(app.clock.now(), app.config.organisation.tz).year
         return _calendar_page(request, year, error=f"{exc.field}: {exc.message}", status=400)
     return _calendar_page(request, day.year, moved=moved)
+
+
+# -- the installation check (`theodoi doctor`) ------------------------------------------
+
+
+@router.get("/admin/doctor")
+def doctor_page(request: Request, principal: Principal = Depends(admin_only)) -> Response:
+    app = theodoi(request)
+    checks = doctor.run_checks(app.config, app.clock)
+    status = doctor.exit_status(checks)
+    context = {"checks": checks, "lang": language(request), "status": status}
+    return render(request, "doctor.html", context)
