@@ -46,6 +46,10 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> Duration:
+        return _parse_duration(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Duration:
         match = _DURATION.match(text or "")
         if not match:
             raise InvalidInput(
@@ -179,7 +183,7 @@ class BusinessCalendar:
             return True
         if day in self.closures:
             return False
-        return _statutory(self.country, day.year, "vi").is_working_day(day)
+        return _package_working_day(self.country, day)
 
     def why_off(self, day: date) -> DayOff | None:
         """Why ``day`` is not a working day (None: it is one)."""
@@ -256,6 +260,19 @@ class BusinessCalendar:
             day += timedelta(days=1)
             count += self.is_working_day(day)
         return count
+
+
+@lru_cache(maxsize=4096)
+def _parse_duration(text: str) -> Duration:
+    """Rules write the same few durations again and again: parse each once."""
+    return Duration._parse(text)
+
+
+@lru_cache(maxsize=65536)
+def _package_working_day(country: str, day: date) -> bool:
+    """The package's own answer (weekends, holidays, swapped days, make-up Saturdays),
+    memoised per day: the sweep asks it for the same few weeks again and again."""
+    return _statutory(country, day.year, "vi").is_working_day(day)
 
 
 @lru_cache(maxsize=256)
