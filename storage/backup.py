@@ -82,7 +82,9 @@ def file_facts(path: Path) -> tuple[str | None, dict[str, int]]:
                 " ORDER BY name"
             )
         ]
-        counts = {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
+        counts = {
+            name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names
+        }
         revision = None
         if "alembic_version" in names:
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -140,8 +142,15 @@ def restore_postgres(source: Path, db: Database) -> None:
     """``pg_restore --clean`` of a custom-format dump into ``db``."""
     db.dispose()
     proc = subprocess.run(
-        [_client("pg_restore"), "--clean", "--if-exists", "--no-owner", "--dbname", _libpq_url(db),
-         str(source)],
+        [
+            _client("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--dbname",
+            _libpq_url(db),
+            str(source),
+        ],
         capture_output=True,
         text=True,
     )

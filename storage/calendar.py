@@ -52,6 +52,8 @@ def calendar_overlay(session: Session) -> tuple[list[date], list[date]]:
         [r.day for r in rows if r.kind == "closure"],
         [r.day for r in rows if r.kind == "working"],
     )
+
+
 def sources(session: Session) -> dict[date, str]:
     """The source of every day stored (the explanation of a deadline names it)."""
     return {row.day: row.source for row in session.scalars(select(CalendarDay))}

@@ -14,10 +14,9 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.db import Session
-from storage.models import Case, Event, Unit
+from storage.models import Unit
+from storage.tables import CASE, EVENT
 
-CASE = Case.__table__
-EVENT = Event.__table__
 UNIT = Unit.__table__
 
 _CASES = select(

@@ -17,10 +17,9 @@ from sqlalchemy import and_, or_, select, update
 import storage.decisions
 from storage.db import Session
 from storage.dialects import insert_or_ignore
-from storage.models import Case, LetterSequence, OutboxMessage
+from storage.models import LetterSequence
+from storage.tables import CASE, OUTBOX
 
-OUTBOX = OutboxMessage.__table__
-CASE = Case.__table__
 SEQUENCE = LetterSequence.__table__
 
 
@@ -129,4 +128,3 @@ def clear_letter(session: Session, outbox_id: int, context: Mapping[str, Any]) -
         .where(OUTBOX.c.id == outbox_id)
         .values(letter_number=None, context=dict(context))
     )
-

@@ -34,9 +34,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Session
 from storage.dialects import dialect_name, insert_or_ignore
-from storage.models import Case, MailServer, OutboxMessage
-
-OUTBOX = OutboxMessage.__table__
+from storage.models import MailServer, OutboxMessage
+from storage.tables import CASE, OUTBOX
 
 
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -259,9 +258,10 @@ def outbox_for_case(session: Session, case_id: int) -> list[OutboxMessage]:
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     )
     return list(session.scalars(stmt))
+
+
 # -- truth at send time -----------------------------------------------------------------
 
-CASE = Case.__table__
 SERVER = MailServer.__table__
 TO_GO = ("pending", "held", "sending")  # a row that may still leave
 

@@ -29,8 +29,8 @@ from storage.models import (
     Timer,
     Unit,
 )
+from storage.tables import CASE
 
-CASE = Case.__table__
 DECISION = Decision.__table__
 UNIT = Unit.__table__
 

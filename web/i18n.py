@@ -11,6 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from kernel import clock
+from notifications import dates
 from workflows import catalog
 from workflows.definition import Vocabulary
 
@@ -481,21 +482,6 @@ VOCABULARIES: dict[str, Vocabulary] = {
     name: vocabulary for wf in catalog.definitions() for name, vocabulary in wf.vocabularies.items()
 }
 
-MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
 
 def normalise(lang: str | None) -> str:
     return lang if lang in LANGUAGES else DEFAULT
@@ -531,7 +517,7 @@ def long_date(day: date | None, lang: str = DEFAULT) -> str:
     if day is None:
         return ""
     if normalise(lang) == "en":
-        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+        return dates.long_date(day, "en")
     month = f"{day.month:02d}" if day.month < 3 else str(day.month)  # Decree 30/2020 style
     return f"ngày {day.day:02d} tháng {month} năm {day.year}"
 
